@@ -1,0 +1,3 @@
+from mfnn.callbacks.neuron_cloud import NeuronCloud
+
+__all__ = ["NeuronCloud"]

@@ -1,0 +1,92 @@
+"""Neuron clouds: every k steps, each hidden neuron of one layer as a point (incoming row, bias,
+outgoing weight). Saved as tensors (clouds.pt), drawn as PNG, and logged to wandb when it is on."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import matplotlib.pyplot as plt
+import torch
+from lightning.pytorch.loggers import WandbLogger
+
+from mfnn.errors import require
+from mfnn.plotting import cloud_scatter, save
+
+
+def neurons_of(pl_module, layer: int) -> dict[str, torch.Tensor | None]:
+    net = getattr(pl_module, "net", pl_module)
+    if not hasattr(net, "neurons"):
+        raise TypeError(f"{type(net).__name__} has no neurons(layer) method: it cannot give a neuron cloud")
+    return net.neurons(layer)
+
+
+def run_dir(trainer) -> Path:
+    return Path(trainer.log_dir or trainer.default_root_dir)
+
+
+class NeuronCloud(L.Callback):
+    """Snapshots of hidden layer `layer`'s neurons every `every_n_steps` steps and at fit end."""
+
+    def __init__(self, every_n_steps: int = 500, layer: int = 0, plot: bool = True, max_points: int = 4096):
+        require(every_n_steps > 0, "every_n_steps", f"must be > 0 (got {every_n_steps})")
+        self.every_n_steps, self.layer, self.plot, self.max_points = every_n_steps, layer, plot, max_points
+        self.snapshots: list[dict] = []  # tensors and primitives only: checkpoint-safe
+
+    def snapshot(self, trainer, pl_module) -> dict:
+        n = neurons_of(pl_module, self.layer)
+        snap = {"step": int(trainer.global_step)}
+        for key, t in n.items():
+            if t is not None:
+                snap[key] = t.detach().float().cpu().clone()
+        if self.snapshots and self.snapshots[-1]["step"] == snap["step"]:
+            self.snapshots[-1] = snap
+        else:
+            self.snapshots.append(snap)
+        return snap
+
+    def on_train_start(self, trainer, pl_module):
+        if not self.snapshots:
+            self.snapshot(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step % self.every_n_steps == 0:
+            self.snapshot(trainer, pl_module)
+
+    def on_fit_end(self, trainer, pl_module):
+        last = self.snapshot(trainer, pl_module)
+        if not trainer.is_global_zero:
+            return
+        out = run_dir(trainer)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save({"layer": self.layer, "snapshots": self.snapshots}, out / "clouds.pt")
+        if self.plot:
+            self.draw(out / "figures" / f"cloud_layer{self.layer}.png")
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                self.log_wandb(logger, last)
+
+    def draw(self, path: Path) -> Path:
+        picks = self.snapshots if len(self.snapshots) <= 4 else [self.snapshots[i] for i in
+                                                                 (0, len(self.snapshots) // 3, 2 * len(self.snapshots) // 3, -1)]
+        fig, axes = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 4), squeeze=False)
+        for ax, snap in zip(axes[0], picks):
+            W, a = snap["W"][: self.max_points], snap.get("a")
+            cloud_scatter(ax, W, None if a is None else a[: self.max_points], title=f"step {snap['step']}")
+        fig.suptitle(f"neuron cloud, hidden layer {self.layer}")
+        return save(fig, path)
+
+    def log_wandb(self, logger: WandbLogger, snap: dict) -> None:
+        W, a = snap["W"], snap.get("a")
+        columns = [f"w{j}" for j in range(W.shape[1])] + ([f"a{j}" for j in range(a.shape[1])] if a is not None else [])
+        rows = torch.cat([W, a], 1) if a is not None else W
+        logger.log_table(key=f"cloud/layer{self.layer}", columns=columns, data=rows[: self.max_points].tolist())
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(layer=self.layer)  # one cloud callback per layer may coexist
+
+    def state_dict(self):
+        return {"snapshots": self.snapshots, "layer": self.layer}
+
+    def load_state_dict(self, state_dict):
+        self.snapshots = list(state_dict["snapshots"])

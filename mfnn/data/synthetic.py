@@ -1,0 +1,116 @@
+"""Synthetic regression tasks in d dimensions: named targets, a finite train set or fresh samples
+every step, and a fixed held-out validation set."""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+
+from mfnn.data.base import FreshBatches, FullBatchDataModule
+from mfnn.errors import require, require_choice, require_positive
+
+Target = Literal["xor", "sign_xor", "single_index", "staircase", "linear"]
+InputDistribution = Literal["gaussian", "uniform", "hypercube"]
+
+
+def hermite(k: int, z: torch.Tensor) -> torch.Tensor:
+    """Probabilists' Hermite polynomial He_k(z) by the three-term recurrence."""
+    prev, cur = torch.ones_like(z), z
+    if k == 0:
+        return prev
+    for n in range(1, k):
+        prev, cur = cur, z * cur - n * prev
+    return cur
+
+
+def sample_inputs(n: int, d: int, distribution: str, generator: torch.Generator, device=None) -> torch.Tensor:
+    if distribution == "gaussian":
+        return torch.randn(n, d, generator=generator, device=device)
+    u = torch.rand(n, d, generator=generator, device=device)
+    return 2 * u - 1 if distribution == "uniform" else torch.where(u < 0.5, -1.0, 1.0)
+
+
+class SyntheticTarget:
+    """y(x) for a named target. `teacher` is the unit direction w* of single-index/linear targets."""
+
+    def __init__(self, name: str, input_dim: int, hermite_coeffs: list[float], staircase_degree: int,
+                 teacher: torch.Tensor):
+        self.name, self.coeffs, self.degree, self.teacher = name, hermite_coeffs, staircase_degree, teacher
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.name == "xor":
+            return x[:, 0] * x[:, 1]
+        if self.name == "sign_xor":
+            return torch.sign(x[:, 0] * x[:, 1])
+        if self.name == "staircase":  # x1 + x1 x2 + x1 x2 x3 + ...
+            return torch.cumprod(x[:, : self.degree], dim=1).sum(1)
+        z = x @ self.teacher.to(x)
+        if self.name == "linear":
+            return z
+        return sum(c * hermite(k, z) for k, c in enumerate(self.coeffs) if c)
+
+
+class SyntheticDataModule(FullBatchDataModule):
+    """Inputs x in R^d, targets by name, plus optional label noise.
+
+    train_size=None draws `batch_size` fresh samples every step; an int fixes a train set that is
+    used full batch. Validation is always a fixed held-out set of `val_size` samples.
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 2,
+        target: Target = "xor",
+        input_distribution: InputDistribution = "uniform",
+        train_size: int | None = None,
+        batch_size: int = 1024,
+        val_size: int = 4096,
+        noise_std: float = 0.0,
+        hermite_coeffs: list[float] = [0.0, 1.0],
+        staircase_degree: int = 3,
+        steps_per_epoch: int = 100,
+        seed: int = 0,
+    ):
+        super().__init__(seed=seed, steps_per_epoch=steps_per_epoch)
+        require_positive(input_dim, "input_dim")
+        require_choice(target, ("xor", "sign_xor", "single_index", "staircase", "linear"), "target")
+        require_choice(input_distribution, ("gaussian", "uniform", "hypercube"), "input_distribution")
+        require(train_size is None or train_size > 0, "train_size", f"must be > 0 or null for fresh data (got {train_size})")
+        require_positive(batch_size, "batch_size")
+        require_positive(val_size, "val_size")
+        require_positive(steps_per_epoch, "steps_per_epoch")
+        require(noise_std >= 0, "noise_std", f"must be >= 0 (got {noise_std})")
+        require(target not in ("xor", "sign_xor") or input_dim >= 2, "input_dim", f"target {target!r} needs >= 2 (got {input_dim})")
+        require(target != "staircase" or 1 <= staircase_degree <= input_dim, "staircase_degree",
+                f"must be in [1, input_dim] (got {staircase_degree})")
+        self.save_hyperparameters()
+        self.input_dim, self.input_distribution = input_dim, input_distribution
+        self.train_size, self.batch_size, self.val_size, self.noise_std = train_size, batch_size, val_size, noise_std
+        teacher = torch.zeros(input_dim)
+        teacher[0] = 1.0
+        self.target = SyntheticTarget(target, input_dim, list(hermite_coeffs), staircase_degree, teacher)
+
+    def sample(self, n: int, generator: torch.Generator, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        x = sample_inputs(n, self.input_dim, self.input_distribution, generator, device)
+        y = self.target(x)
+        if self.noise_std:
+            y = y + self.noise_std * torch.randn(n, generator=generator, device=device)
+        return x, y
+
+    def build(self, generator):
+        splits = {"val": self.sample(self.val_size, generator)}
+        if self.train_size is not None:
+            splits["train"] = self.sample(self.train_size, generator)
+        return splits
+
+    def train_dataloader(self):
+        if self.train_size is not None:
+            return super().train_dataloader()
+        device = self.device
+        return FreshBatches(lambda g: self.sample(self.batch_size, g, device), self.steps_per_epoch,
+                            self.seed, device, lambda: self.trainer.global_step if self.trainer else 0)
+
+    @property
+    def target_variance(self) -> float:
+        return float(self.splits["val"][1].var()) if self.splits else math.nan

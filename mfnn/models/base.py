@@ -1,0 +1,103 @@
+"""Parts every mfnn LightningModule shares: optimiser from config, width-aware learning rates,
+the non-finite-loss guard and cheap metric logging.
+
+A subclass implements `loss_and_metrics(batch, stage) -> (loss, {name: value})` and, if some
+parameters need a learning-rate multiplier (mean-field SGD), `param_groups()`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+
+from mfnn.errors import require
+
+
+class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+class MFNNModule(L.LightningModule):
+    def __init__(
+        self,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        warmup_steps: int = 0,
+        compile: bool = False,
+    ):
+        super().__init__()
+        require(warmup_steps >= 0, "warmup_steps", f"must be >= 0 (got {warmup_steps})")
+        self.optimizer_factory = optimizer
+        self.warmup_steps = warmup_steps
+        self.compile_net = compile
+
+    # ---- what subclasses provide ---------------------------------------------------------
+    def loss_and_metrics(self, batch, stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Parameter groups; a group may carry `sgd_lr_scale`: a learning-rate multiplier applied
+        only under SGD-like optimisers (weight decay is divided by it so lr*wd is unchanged)."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+
+    # ---- training -------------------------------------------------------------------------
+    def configure_model(self) -> None:
+        if self.compile_net and hasattr(self, "net") and not getattr(self, "_compiled", False):
+            self.net.compile()
+            self._compiled = True
+
+    def training_step(self, batch, batch_idx):
+        loss, metrics = self.loss_and_metrics(batch, "train")
+        self.check_finite(loss)
+        self.log_dict({f"train/{k}": v for k, v in metrics.items()}, on_step=True, on_epoch=False,
+                      prog_bar=False)
+        self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, metrics = self.loss_and_metrics(batch, "val")
+        self.log_dict({f"val/{k}": v for k, v in metrics.items()}, prog_bar=True)
+        self.log("val/loss", loss, prog_bar=True)
+
+    def test_step(self, batch, batch_idx):
+        loss, metrics = self.loss_and_metrics(batch, "test")
+        self.log_dict({f"test/{k}": v for k, v in metrics.items()})
+        self.log("test/loss", loss)
+
+    def check_finite(self, loss: torch.Tensor) -> None:
+        # A GPU check would force a sync every step; there we check on the logging cadence.
+        every = 1 if loss.device.type == "cpu" else max(1, self.trainer.log_every_n_steps if self._trainer else 50)
+        if self.global_step % every == 0 and not torch.isfinite(loss).all():
+            raise NonFiniteLossError(
+                f"training loss became {loss.detach().flatten()[0].item()} at step {self.global_step}"
+                f" (epoch {self.current_epoch}); lower the learning rate or check the data."
+            )
+
+    def configure_optimizers(self):
+        groups = self.param_groups()
+        optimizer = self.optimizer_factory(groups)
+        sgd_like = isinstance(optimizer, torch.optim.SGD) or getattr(optimizer, "sgd_like", False)
+        for group in optimizer.param_groups:
+            scale = group.pop("sgd_lr_scale", 1.0) if sgd_like else 1.0
+            group.pop("sgd_lr_scale", None)
+            group["lr"] *= scale
+            if "weight_decay" in group:
+                group["weight_decay"] /= scale
+        if not self.warmup_steps:
+            return optimizer
+        warm = self.warmup_steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def readout_scale(parameterization: str, width: int) -> float:
+    """Multiplier on the sum over a layer's N neurons.
+
+    mean_field: f = (1/N) sum_i a_i phi_i. Under SGD each neuron's gradient is O(1/N), so its
+      learning rate is multiplied by N (`sgd_lr_scale`) and every neuron moves O(1).
+    ntk: f = (1/sqrt N) sum_i a_i phi_i: lazy training, O(1) learning rate.
+    standard: f = sum_i a_i phi_i with a ~ N(0, 1/N) (PyTorch-like).
+    """
+    return {"mean_field": 1.0 / width, "ntk": 1.0 / math.sqrt(width), "standard": 1.0}[parameterization]

@@ -1,0 +1,3 @@
+"""Imports every model and data module so LightningCLI can resolve short class names."""
+from mfnn.data.synthetic import SyntheticDataModule  # noqa: F401
+from mfnn.models.mlp import MLP, DeepMLP, TwoLayerMLP  # noqa: F401

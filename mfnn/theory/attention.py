@@ -1,0 +1,297 @@
+r"""High-dimensional theory of tied low-rank dot-product attention (Cui, Behrens, Krzakala, Zdeborová 2024).
+
+Model (L = 2 tokens, rank r = 1). Tokens x_l = p_l + z_l with z_l ~ N(0, s^2 I_d) (s = sigma),
+p_1 = 1_d/sqrt(d) = -p_2. Teacher Q* ~ N(0, I_d); target y = T Z with
+    T = (1 - omega) softmax_row(h* h*^T) + omega A,    h*_l = z_l . Q*/sqrt(d).
+Student y_hat = S X with S = softmax_row(h h^T), h_l = x_l . Q/sqrt(d). Empirical risk
+    R(Q) = sum_mu sum_l ||y_hat_l - y_l||^2 / (2d) + (lam/2)||Q||^2,   n = alpha d samples.
+
+Reduction to 2-d fields. For L = 2 and row-stochastic T the per-sample loss only sees the fields:
+    ell(h, h*) = (s^2/2) ||S(h) - T(h*)||_F^2          (+ O(1/d): positions, cross-token terms)
+and, writing a = h_1(h_1 - h_2), b = h_2(h_2 - h_1), S = [[sig(a), 1-sig(a)], [1-sig(b), sig(b)]]:
+    ell = s^2 [(sig(a) - u_1)^2 + (sig(b) - u_2)^2] + c(T),
+    u_1 = (1 + T_11 - T_12)/2, u_2 = (1 + T_22 - T_21)/2   (u = diag T, c = 0 when T is row-stochastic).
+Conditioned on Q the fields of a fresh sample are Gaussian,
+    h_l = s_l m + sqrt(q) xi_l,   h*_l = (theta/sqrt(q)) xi_l + sqrt(rho - theta^2/q) y_l,
+    s = (+1, -1), xi, y ~ N(0, I_2), rho = s^2,
+with the overlaps (field covariances, as in the authors' code)
+    q = s^2 |Q|^2/d,   theta = s^2 Q.Q*/d,   m = 1_d.Q/d   (the issue's theta is theta/s^2).
+
+Replica-symmetric fixed point (zero temperature, Gaussian covariates with covariance s^2 I):
+  prior (closed form), with D = lam + s^2 V_hat:
+    V = s^2/D,   m = m_hat/D,   theta = s^4 theta_hat/D,   q = s^2 (s^2 q_hat + m_hat^2 + s^4 theta_hat^2)/D^2;
+  channel: the 2-d proximal problem (Moreau envelope), omega_l = s_l m + sqrt(q) xi_l,
+    M(omega, h*) = min_x  sum_l (x_l - omega_l)^2/(2V) + ell(x, h*),   f_l = (x*_l - omega_l)/V,
+    q_hat     =  alpha E[sum_l f_l^2]
+    m_hat     =  alpha E[sum_l s_l f_l]
+    theta_hat =  alpha E[sum_l f_l y_l] / sqrt(rho - theta^2/q)
+    V_hat     = -alpha E[sum_l f_l xi_l] / sqrt(q) + theta theta_hat / q
+  (the last two are the Stein / Price forms of alpha E[d f/d h*] and -alpha E[d f/d omega]; unlike the
+  implicit derivative of x* they stay correct where the prox jumps between its two mirror basins).
+Summary statistics at the fixed point:
+    test error     eps_g = E[ell(h, h*)]                        (no prox; E over the joint fields)
+    training loss  e_t   = lim R(Q_hat)/d = alpha E[M] - (V_hat q - q_hat V)/2 + m m_hat + theta theta_hat
+                                            - (s^2 q_hat + m_hat^2 + s^4 theta_hat^2)/(2D)
+  (the authors' CSV column Phi is -e_t). The global minimiser is the branch with the lower e_t;
+  alpha_c is where e_t(semantic) - e_t(positional) changes sign.
+Branches: positional (theta = 0 is invariant: T is even in h*) and semantic (m = 0 is invariant when
+A is symmetric under swapping the two tokens), found by iterating from the corresponding start.
+Linear positional baseline y_hat = B Z: the population optimum is B = E[T], so eps_lin = (s^2/2) sum Var(T_ij).
+
+Numerics: product Gauss-Hermite quadrature over (xi_1, xi_2, y_1, y_2) (two 2-d rules), a vectorised
+multi-start damped-Newton solver for the 2-d prox (warm-started between iterations), damped fixed-point
+iteration, continuation in alpha, brentq for alpha_c.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.polynomial.hermite_e import hermegauss
+from scipy.optimize import brentq
+from scipy.special import expit
+
+A_STANDARD = ((0.6, 0.4), (0.4, 0.6))
+A_ALT = ((0.3, 0.7), (0.8, 0.2))
+
+
+@dataclass(frozen=True)
+class AttentionSetup:
+    sigma: float = 0.5
+    lam: float = 0.01
+    omega: float = 0.3
+    A: tuple = A_STANDARD
+    n_gh: int = 12  # Gauss-Hermite points per dimension (4 dimensions)
+
+    @property
+    def rho(self) -> float:  # variance of a teacher field h*_l
+        return self.sigma**2
+
+
+@dataclass
+class FixedPoint:
+    alpha: float
+    q: float
+    m: float
+    V: float
+    theta: float
+    q_hat: float = 0.0
+    m_hat: float = 0.0
+    V_hat: float = 0.0
+    theta_hat: float = 0.0
+    test_error: float = float("nan")
+    train_loss: float = float("nan")
+    train_mse: float = float("nan")  # alpha E[ell(x*, h*)]: the data part of e_t
+    converged: bool = False
+    n_iter: int = 0
+    prox: np.ndarray | None = field(default=None, repr=False)  # warm start for continuation
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "prox"}
+
+
+# Starts matching the authors' (q, m, V, theta) initialisations of the two branches.
+BRANCH_START = {"positional": (0.02, 0.2, 15.0, 0.0), "semantic": (0.9, 0.0, 15.0, 0.35)}
+
+
+# ---- quadrature ---------------------------------------------------------------------------------
+def gauss_hermite_4d(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (4, k^4) and weights (k^4,) for E over four independent N(0, 1)."""
+    x, w = hermegauss(k)
+    w = w / math.sqrt(2 * math.pi)
+    grids = np.meshgrid(x, x, x, x, indexing="ij")
+    weights = np.einsum("a,b,c,d->abcd", w, w, w, w).ravel()
+    return np.stack([g.ravel() for g in grids]), weights
+
+
+# ---- the 2-d problem ---------------------------------------------------------------------------
+def teacher_matrix(hs1, hs2, setup: AttentionSetup):
+    """Entries (T11, T12, T21, T22) of T = (1-omega) softmax(h* h*^T) + omega A."""
+    A, w = np.asarray(setup.A, dtype=float), setup.omega
+    t11 = expit(hs1 * (hs1 - hs2))
+    t22 = expit(hs2 * (hs2 - hs1))
+    return ((1 - w) * t11 + w * A[0, 0], (1 - w) * (1 - t11) + w * A[0, 1],
+            (1 - w) * (1 - t22) + w * A[1, 0], (1 - w) * t22 + w * A[1, 1])
+
+
+def pair_loss(h1, h2, T, sigma: float):
+    """ell = (s^2/2) ||softmax(h h^T) - T||_F^2 for L = 2."""
+    sa, sb = expit(h1 * (h1 - h2)), expit(h2 * (h2 - h1))
+    t11, t12, t21, t22 = T
+    return 0.5 * sigma**2 * ((sa - t11) ** 2 + (1 - sa - t12) ** 2 + (1 - sb - t21) ** 2 + (sb - t22) ** 2)
+
+
+def _prox_terms(x1, x2, om1, om2, u1, u2, V, s2, hessian=True):
+    """Objective (up to c(T)), gradient and Hessian of sum (x-om)^2/(2V) + s2[(sig a - u1)^2 + (sig b - u2)^2]."""
+    a, b = x1 * (x1 - x2), x2 * (x2 - x1)
+    sa, sb = expit(a), expit(b)
+    ra, rb = sa - u1, sb - u2
+    F = ((x1 - om1) ** 2 + (x2 - om2) ** 2) / (2 * V) + s2 * (ra**2 + rb**2)
+    if not hessian:
+        return F
+    ga, gb = sa * (1 - sa), sb * (1 - sb)
+    da1, da2 = 2 * x1 - x2, -x1  # grad a
+    db1, db2 = -x2, 2 * x2 - x1  # grad b
+    ca, cb = 2 * s2 * ra * ga, 2 * s2 * rb * gb
+    g1 = (x1 - om1) / V + ca * da1 + cb * db1
+    g2 = (x2 - om2) / V + ca * da2 + cb * db2
+    ka = 2 * s2 * (ga**2 + ra * ga * (1 - 2 * sa))
+    kb = 2 * s2 * (gb**2 + rb * gb * (1 - 2 * sb))
+    # Hessians of a and b are [[2, -1], [-1, 0]] and [[0, -1], [-1, 2]].
+    H11 = 1 / V + ka * da1**2 + kb * db1**2 + 2 * ca
+    H12 = ka * da1 * da2 + kb * db1 * db2 - ca - cb
+    H22 = 1 / V + ka * da2**2 + kb * db2**2 + 2 * cb
+    return F, g1, g2, H11, H12, H22
+
+
+_STEPS = np.array([1.0, 0.5, 0.25, 0.1, 0.03, 0.01, 0.0])
+
+
+def _newton(x1, x2, om1, om2, u1, u2, V, s2, iters: int):
+    """Damped Newton (Hessian shifted to be positive, best of a few step sizes) on every node at once."""
+    for _ in range(iters):
+        F, g1, g2, H11, H12, H22 = _prox_terms(x1, x2, om1, om2, u1, u2, V, s2)
+        lam_min = 0.5 * (H11 + H22) - np.sqrt(0.25 * (H11 - H22) ** 2 + H12**2)
+        shift = np.maximum(0.0, 0.5 / V - lam_min)
+        A11, A22 = H11 + shift, H22 + shift
+        det = A11 * A22 - H12**2
+        p1 = -(A22 * g1 - H12 * g2) / det
+        p2 = -(-H12 * g1 + A11 * g2) / det
+        norm = np.sqrt(p1**2 + p2**2)
+        clip = np.minimum(1.0, 2.0 / np.maximum(norm, 1e-300))  # no jumps longer than 2
+        p1, p2 = p1 * clip, p2 * clip
+        t = _STEPS.reshape(-1, *[1] * x1.ndim)
+        Ft = _prox_terms(x1 + t * p1, x2 + t * p2, om1, om2, u1, u2, V, s2, hessian=False)
+        best = _STEPS[np.argmin(Ft, axis=0)]
+        x1, x2 = x1 + best * p1, x2 + best * p2
+        if np.max(np.abs(best * norm * clip)) < 1e-10:
+            break
+    return x1, x2
+
+
+def solve_prox(om1, om2, u1, u2, V, s2, warm=None, newton_iters: int = 30):
+    """Global minimiser of the 2-d proximal problem on each node: Newton from several starts, keep the best.
+
+    Starts: omega itself, the two mirror points +-x_fit where the loss term vanishes
+    (x_fit solves a = logit u1, b = logit u2; exists when logit u1 + logit u2 > 0), and a warm start.
+    """
+    uc1, uc2 = np.clip(u1, 1e-6, 1 - 1e-6), np.clip(u2, 1e-6, 1 - 1e-6)
+    la, lb = np.log(uc1 / (1 - uc1)), np.log(uc2 / (1 - uc2))
+    delta = np.sqrt(np.maximum(la + lb, 1e-2))  # x1 - x2
+    f1, f2 = la / delta, -lb / delta
+    starts = [(om1, om2), (f1, f2), (-f1, -f2)]
+    if warm is not None:
+        starts.append((warm[0], warm[1]))
+    X1 = np.stack([s[0] for s in starts])
+    X2 = np.stack([s[1] for s in starts])
+    X1, X2 = _newton(X1, X2, om1, om2, u1, u2, V, s2, newton_iters)
+    F = _prox_terms(X1, X2, om1, om2, u1, u2, V, s2, hessian=False)
+    pick = np.argmin(F, axis=0)
+    idx = np.arange(X1.shape[1])
+    return X1[pick, idx], X2[pick, idx]
+
+
+# ---- the solver ---------------------------------------------------------------------------------
+class AttentionTheory:
+    """Fixed-point solver for one (sigma, lam, omega, A) at any sample ratio alpha."""
+
+    def __init__(self, setup: AttentionSetup = AttentionSetup()):
+        self.setup = setup
+        self.nodes, self.weights = gauss_hermite_4d(setup.n_gh)
+        xi1, xi2, y1, y2 = self.nodes
+        self.xi1, self.xi2, self.y1, self.y2 = xi1, xi2, y1, y2
+
+    # fields of a fresh sample at overlaps (q, m, theta)
+    def fields(self, q, m, theta):
+        s = self.setup
+        q = max(q, 1e-12)
+        vs = math.sqrt(max(s.rho - theta**2 / q, 1e-12))
+        om1, om2 = math.sqrt(q) * self.xi1 + m, math.sqrt(q) * self.xi2 - m
+        hs1 = theta / math.sqrt(q) * self.xi1 + vs * self.y1
+        hs2 = theta / math.sqrt(q) * self.xi2 + vs * self.y2
+        return om1, om2, hs1, hs2, vs
+
+    def expect(self, values) -> float:
+        return float(self.weights @ values)
+
+    def test_error(self, q, m, theta) -> float:
+        om1, om2, hs1, hs2, _ = self.fields(q, m, theta)
+        return self.expect(pair_loss(om1, om2, teacher_matrix(hs1, hs2, self.setup), self.setup.sigma))
+
+    def linear_baseline_error(self) -> float:
+        """eps_g of y_hat = B Z at the population optimum B = E[T]."""
+        s = self.setup
+        hs1, hs2 = math.sqrt(s.rho) * self.y1, math.sqrt(s.rho) * self.y2
+        T = np.stack(teacher_matrix(hs1, hs2, s))
+        var = self.weights @ (T**2).T - (self.weights @ T.T) ** 2
+        return float(0.5 * s.sigma**2 * var.sum())
+
+    def _channel(self, alpha, q, m, V, theta, warm=None):
+        """Conjugate overlaps from the prox at (q, m, V, theta); also returns E[M] and E[ell(x*)]."""
+        s = self.setup
+        s2 = s.sigma**2
+        q = max(q, 1e-12)
+        om1, om2, hs1, hs2, vs = self.fields(q, m, theta)
+        T = teacher_matrix(hs1, hs2, s)
+        u1, u2 = 0.5 * (1 + T[0] - T[1]), 0.5 * (1 + T[3] - T[2])
+        x1, x2 = solve_prox(om1, om2, u1, u2, V, s2, warm=warm)
+        f1, f2 = (x1 - om1) / V, (x2 - om2) / V
+        E = self.expect
+        q_hat = alpha * E(f1**2 + f2**2)
+        m_hat = alpha * E(f1 - f2)
+        theta_hat = alpha * E(f1 * self.y1 + f2 * self.y2) / vs
+        V_hat = -alpha * E(f1 * self.xi1 + f2 * self.xi2) / math.sqrt(q) + theta * theta_hat / q
+        ell = pair_loss(x1, x2, T, s.sigma)
+        moreau = ((x1 - om1) ** 2 + (x2 - om2) ** 2) / (2 * V) + ell
+        return (q_hat, m_hat, V_hat, theta_hat), E(moreau), E(ell), np.stack([x1, x2])
+
+    def _prior(self, q_hat, m_hat, V_hat, theta_hat):
+        s = self.setup
+        s2 = s.sigma**2
+        D = s.lam + s2 * V_hat
+        return (s2 * (s2 * q_hat + m_hat**2 + s2**2 * theta_hat**2) / D**2, m_hat / D, s2 / D,
+                s2**2 * theta_hat / D)
+
+    def solve(self, alpha: float, start=None, branch: str = "semantic", damping: float = 0.5,
+              tol: float = 1e-7, max_iter: int = 2000, warm=None) -> FixedPoint:
+        """Damped fixed-point iteration from `start` = (q, m, V, theta) (default: the branch's start)."""
+        s = self.setup
+        q, m, V, theta = start if start is not None else BRANCH_START[branch]
+        converged, it = False, 0
+        for it in range(1, max_iter + 1):
+            hats, _, _, warm = self._channel(alpha, q, m, V, theta, warm)
+            new = self._prior(*hats)
+            # keep |theta| below the Cauchy-Schwarz bound rho q so the teacher's conditional variance stays > 0
+            old = (q, m, V, theta)
+            q, m, V, theta = (damping * o + (1 - damping) * n for o, n in zip(old, new))
+            theta = float(np.clip(theta, -0.999 * math.sqrt(s.rho * q), 0.999 * math.sqrt(s.rho * q)))
+            if max(abs(a - b) / (abs(b) + 1e-3) for a, b in zip((q, m, V, theta), old)) < tol:
+                converged = True
+                break
+        hats, moreau, ell, warm = self._channel(alpha, q, m, V, theta, warm)
+        q_hat, m_hat, V_hat, theta_hat = hats
+        D = s.lam + s.sigma**2 * V_hat
+        train = (alpha * moreau - 0.5 * (V_hat * q - q_hat * V) + m * m_hat + theta * theta_hat
+                 - 0.5 * (s.sigma**2 * q_hat + m_hat**2 + s.sigma**4 * theta_hat**2) / D)
+        return FixedPoint(alpha, q, m, V, theta, q_hat, m_hat, V_hat, theta_hat,
+                          test_error=self.test_error(q, m, theta), train_loss=float(train),
+                          train_mse=float(alpha * ell), converged=converged, n_iter=it, prox=warm)
+
+    def sweep(self, alphas, branch: str, **kw) -> list[FixedPoint]:
+        """Continuation in alpha (in the given order): each fixed point starts from the previous one."""
+        out, start, warm = [], None, None
+        for a in alphas:
+            fp = self.solve(float(a), start=start, branch=branch, warm=warm, **kw)
+            out.append(fp)
+            start, warm = (fp.q, fp.m, fp.V, fp.theta), fp.prox
+        return out
+
+    def train_loss_gap(self, alpha: float, **kw) -> float:
+        """e_t(semantic) - e_t(positional) at alpha (negative: the semantic branch is the global minimum)."""
+        return self.solve(alpha, branch="semantic", **kw).train_loss - self.solve(alpha, branch="positional", **kw).train_loss
+
+    def critical_alpha(self, lo: float = 0.2, hi: float = 3.0, xtol: float = 1e-3, **kw) -> float:
+        """alpha_c where the semantic branch's training loss crosses below the positional one's."""
+        return brentq(lambda a: self.train_loss_gap(a, **kw), lo, hi, xtol=xtol)

@@ -1,0 +1,33 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+# Tiny models: one intra-op thread is fastest and immune to other processes on a 2-core box.
+torch.set_num_threads(1)
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+ROOT = Path(__file__).resolve().parents[1]
+XOR_CONFIG = str(ROOT / "configs" / "two_layer_xor.yaml")
+
+
+def tiny_xor_args(tmp_path, *extra: str) -> list[str]:
+    """A seconds-long version of the XOR config writing into tmp_path."""
+    return [
+        "fit", "--config", XOR_CONFIG,
+        f"--trainer.logger.init_args.save_dir={tmp_path}",
+        "--trainer.max_steps=40", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+        "--trainer.check_val_every_n_epoch=1",
+        "--model.init_args.width=32", "--data.init_args.batch_size=64", "--data.init_args.val_size=128",
+        "--data.init_args.steps_per_epoch=10",
+        "--trainer.callbacks.every_n_steps=10",
+        *extra,
+    ]
+
+
+@pytest.fixture
+def tiny_args(tmp_path):
+    return lambda *extra: tiny_xor_args(tmp_path, *extra)
