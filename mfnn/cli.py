@@ -6,12 +6,13 @@ Replications call `run(...)`, the same path as the command line.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
 import mfnn.registry  # noqa: F401  (imports every model/data class so short class_paths resolve)
@@ -26,6 +27,37 @@ def wandb_offline_unless_keyed() -> None:
     if not has_key:
         os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
+
+
+NOISE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value",
+         "- Expected a <class 'NoneType'>", "- Not a valid subclass", "Subclass types expect", "- a class path",
+         "- a dict with", "- a dict without")
+
+
+def concise_parse_error(message: str) -> str:
+    """jsonargparse's union errors list every subtype tried; keep the field path and the real reason."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    keys = [m.group(1) for ln in lines for m in [re.match(r'Parser key "([^"]+)"', ln)] if m]
+    classes = [m.group(1) for ln in lines for m in [re.search(r"given class_path '([^']+)'", ln)] if m]
+    reasons = [ln.lstrip("- ") for ln in lines if not ln.startswith(NOISE) and not ln.startswith("Parser key")
+               and "given class_path" not in ln]
+    path = ".init_args.".join(keys) if keys else ""
+    unknown = re.search(r"Option '([^']+)' is not accepted", message)
+    if unknown:
+        where = f"{path}.init_args.{unknown.group(1)}" if path else unknown.group(1)
+        owner = f" by {classes[-1]}" if classes else ""
+        return f"{where}: unknown field (not accepted{owner})"
+    reason = reasons[-1] if reasons else message
+    return f"{path}: {reason}" if path else reason
+
+
+class ConciseArgumentParser(LightningArgumentParser):
+    def error(self, message: str, ex: Exception | None = None):
+        if not self.exit_on_error or os.environ.get("JSONARGPARSE_DEBUG"):
+            return super().error(message, ex)
+        sys.stderr.write(f"mfnn: error: {concise_parse_error(message)}\n"
+                         f"(run `mfnn fit --help` for the accepted options; JSONARGPARSE_DEBUG=1 for details)\n")
+        sys.exit(2)
 
 
 class ConfigToLoggers(SaveConfigCallback):
@@ -45,6 +77,7 @@ class MFNNCLI(LightningCLI):
             "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
                        "init_args": {"save_dir": "runs", "name": "default"}},
         })
+        kwargs.setdefault("parser_class", ConciseArgumentParser)
         kwargs.setdefault("auto_configure_optimizers", False)  # the model owns its optimiser
         super().__init__(MFNNModule, LightningDataModule, *args, subclass_mode_model=True,
                          subclass_mode_data=True, **kwargs)
