@@ -1,3 +1,4 @@
 from mfnn.callbacks.neuron_cloud import NeuronCloud
 
 __all__ = ["NeuronCloud"]
+from mfnn.callbacks.foreground import ForegroundCheck

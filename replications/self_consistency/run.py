@@ -1,0 +1,181 @@
+"""Mean-field self-consistency: does a fresh neuron trained alone against the background land in the
+background's own neuron cloud? Mean-field vs lazy (NTK) two-layer HardTanh nets on continuous XOR.
+
+    python replications/self_consistency/run.py [--out DIR] [--tiny] [--gpu]
+
+Per regime (configs/self_consistency/{mean_field,lazy}.yaml): background seed 0 with ForegroundCheck
+(2048 foreground neurons replaying the recorded background trajectory), background seed 1 as the
+seed-to-seed reference. Distances: RBF-kernel MMD on particles (w1, w2, b, a), bandwidth = median
+pairwise distance of the seed-0 background cloud (one kernel per regime).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from mfnn.analysis.clouds import (fourfold_order, median_bandwidth, mmd, particles, permutation_null,  # noqa: E402
+                                  sliced_wasserstein, split_distance)
+from mfnn.cli import run  # noqa: E402
+from mfnn.plotting import BACKGROUND, FOREGROUND, cloud_scatter, plt, save  # noqa: E402
+from mfnn.report import Check, Report  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+REGIMES = ("mean_field", "lazy")
+BAND = 2.0  # mean-field: FG-vs-BG distance <= BAND x seed-to-seed distance
+OUTSIDE = 5.0  # lazy: distance >= OUTSIDE x seed-to-seed distance
+LOSS_FACTOR = 2.0  # mean-field: FG loss <= LOSS_FACTOR x loss of 2048 neurons resampled from the BG cloud
+TINY = ["--trainer.max_steps=40", "--model.init_args.width=32", "--data.init_args.batch_size=64",
+        "--data.init_args.val_size=128", "--trainer.check_val_every_n_epoch=1", "--data.init_args.steps_per_epoch=10"]
+
+
+def fit(config: str, save_dir: Path, seed: int, extra: list[str], foreground: bool, fg_neurons: int | None):
+    args = ["fit", "--config", config, f"--trainer.logger.init_args.save_dir={save_dir}",
+            f"--seed_everything={seed}", f"--data.init_args.seed={seed}", *extra]
+    if not foreground:  # the seed-to-seed reference needs only the cloud
+        args.append('--trainer.callbacks=[{"class_path": "mfnn.callbacks.NeuronCloud", '
+                    '"init_args": {"every_n_steps": 500, "layer": 0}}]')
+    elif fg_neurons:
+        args.append(f"--trainer.callbacks.init_args.n_neurons={fg_neurons}")
+    start = time.perf_counter()
+    cli = run(*args)
+    seconds = time.perf_counter() - start
+    cb = {type(c).__name__: c for c in cli.trainer.callbacks}
+    return cli, cb.get("ForegroundCheck"), cb["NeuronCloud"], seconds
+
+
+def analyse(regime: str, config: str, save_dir: Path, extra: list[str], fg_neurons: int | None) -> dict:
+    cli0, check, clouds0, t0 = fit(config, save_dir, 0, extra, True, fg_neurons)
+    cli1, _, _, t1 = fit(config, save_dir, 1, extra, False, fg_neurons)
+    net0, net1 = cli0.model.net, cli1.model.net
+    bg0, bg1 = particles(net0.neurons(0)).cpu(), particles(net1.neurons(0)).cpu()
+    init0 = torch.cat([clouds0.snapshots[0][k].reshape(len(bg0), -1) for k in ("W", "b", "a")], 1)
+    sigma = median_bandwidth(bg0)
+    dist = lambda u, v: mmd(u, v, sigma)  # noqa: E731
+    res = {
+        "config": config, "bandwidth": sigma, "seconds_bg": t0 - sum(fg.seconds for fg in check.foregrounds.values()),
+        "seconds_total": t0 + t1,
+        "mmd_seed": dist(bg0, bg1), "sw_seed": sliced_wasserstein(bg0, bg1),
+        "mmd_perm_mean": float(permutation_null(bg0, bg1, dist, n_perm=10).mean()),
+        "mmd_moved": dist(init0, bg0),  # how far training moved the background from its initial cloud
+        "fourfold_bg": fourfold_order(bg0[:, :2]), "fourfold_init": fourfold_order(init0[:, :2]),
+        "bg_val_mse": float(cli0.trainer.callback_metrics["val/mse"]), "probes": {},
+        "clouds": {"bg": bg0, "init": init0},
+    }
+    for probe, fg in check.foregrounds.items():
+        m = dict(check.metrics[probe])
+        fgc = particles(fg.neurons()).cpu()
+        m.update(mmd=split_distance(fgc, bg0, dist), sw=split_distance(fgc, bg0, sliced_wasserstein),
+                 fourfold=fourfold_order(fgc[:, :2]), seconds=fg.seconds)
+        res["probes"][probe] = m
+        res["clouds"][probe] = fgc
+    print(f"[{regime}] seed-to-seed MMD {res['mmd_seed']:.4g}, moved {res['mmd_moved']:.4g}, "
+          + ", ".join(f"{p}: MMD {m['mmd']:.4g} fg_loss {m['fg_loss']:.3g} bg_loss {m['bg_loss']:.3g}"
+                      for p, m in res["probes"].items()), flush=True)
+    return res
+
+
+def figures(results: dict, out: Path) -> list[tuple[str, str]]:
+    panels = [("mean_field", "same", "mean-field background"), ("lazy", "same", "lazy (NTK) background, NTK foreground"),
+              ("lazy", "mean_field", "lazy background, mean-field probe")]
+    panels = [p for p in panels if p[1] in results[p[0]]["clouds"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), squeeze=False)
+    for ax, (regime, probe, title) in zip(axes[0], panels):
+        c = results[regime]["clouds"]
+        cloud_scatter(ax, c[probe][:, :2], None, "", s=4, color=FOREGROUND, alpha=0.5, label="foreground (2048)")
+        cloud_scatter(ax, c["bg"][:, :2], None, title, s=4, color=BACKGROUND, alpha=0.6, label="background")
+        m = results[regime]["probes"][probe]
+        ax.text(0.02, 0.02, f"MMD fg-bg {m['mmd']:.3f}\nseed-seed {results[regime]['mmd_seed']:.3f}",
+                transform=ax.transAxes, fontsize=9, va="bottom")
+        ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    save(fig, out / "clouds_fg_bg.png")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), squeeze=False)
+    mf = results["mean_field"]["clouds"]
+    for ax, (key, title) in zip(axes[0], [("init", "initial cloud"), ("bg", "mean-field background (trained)"),
+                                          ("same", "foreground neurons (trained alone)")]):
+        cloud_scatter(ax, mf[key][:, :2], mf[key][:, -1], title)
+    save(fig, out / "clover_leaf.png")
+    return [("Background (blue) and foreground (orange) neuron clouds, w in the plane.", "clouds_fg_bg.png"),
+            ("Mean-field clouds coloured by the outgoing weight a: init, trained background, foreground.",
+             "clover_leaf.png")]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(HERE), help="report directory")
+    parser.add_argument("--runs", default=str(ROOT / "runs" / "self_consistency"), help="training run directories")
+    parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run of the same code path")
+    parser.add_argument("--gpu", action="store_true", help="use the *_gpu.yaml configs")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    extra = TINY if args.tiny else []
+    fg_neurons = 64 if args.tiny else None
+    results = {}
+    for regime in REGIMES:
+        config = str(ROOT / "configs" / "self_consistency" / f"{regime}{'_gpu' if args.gpu else ''}.yaml")
+        results[regime] = analyse(regime, config, Path(args.runs), extra, fg_neurons)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report("Mean-field self-consistency: foreground neurons vs the background cloud")
+    mf, lz = results["mean_field"], results["lazy"]
+    mfs, lzs, lzm = mf["probes"]["same"], lz["probes"]["same"], lz["probes"].get("mean_field")
+    src = "issue 4"
+    report.add(
+        Check("mean-field: cloud moved from init (MMD / seed-to-seed)", mf["mmd_moved"] / mf["mmd_seed"], 5.0,
+              kind="min", source="shaped cloud, not the init blob"),
+        Check("mean-field: four-lobed order E[cos 4θ] of the BG cloud", mf["fourfold_bg"], -0.3, kind="max",
+              source="clover-leaf on the diagonals"),
+        Check("mean-field: MMD(FG, BG) / MMD(seed 0, seed 1)", mfs["mmd"] / mf["mmd_seed"], BAND, kind="max",
+              source=f"{src}: within the seed-to-seed band (<= {BAND}x)"),
+        Check("mean-field: FG loss / loss of 2048 neurons resampled from BG", mfs["fg_loss"] / mfs["resampled_loss"],
+              LOSS_FACTOR, kind="max", source=f"{src}: FG loss within a stated factor"),
+        Check("mean-field: FG network R^2 on held-out data", 1 - mfs["fg_loss"] / mfs["target_var"], 0.9, kind="min",
+              source="FG network computes the BG's function"),
+        Check("lazy: four-lobed order |E[cos 4θ]| of the BG cloud", abs(lz["fourfold_bg"]), 0.1, kind="max",
+              source="lazy: no shaped cloud"),
+        Check("lazy: FG loss / BG loss (NTK foreground)", lzs["fg_loss"] / lzs["bg_loss"], 10.0, kind="min",
+              source=f"{src}: lazy foreground fails"),
+    )
+    if lzm is not None:
+        report.add(Check("lazy: MMD(mean-field probe FG, BG) / MMD(seed 0, seed 1)", lzm["mmd"] / lz["mmd_seed"],
+                         OUTSIDE, kind="min", source=f"{src}: lazy distance clearly outside (>= {OUTSIDE}x)"))
+    total = time.perf_counter() - start
+    rows = ["| quantity | mean-field | lazy (NTK) |", "|---|---|---|"]
+    def row(name, f):  # noqa: E306
+        rows.append(f"| {name} | {f(mf)} | {f(lz)} |")
+    row("kernel bandwidth σ (median pairwise distance of BG cloud)", lambda r: f"{r['bandwidth']:.3f}")
+    row("MMD seed 0 vs seed 1 (reference)", lambda r: f"{r['mmd_seed']:.4f}")
+    row("MMD permutation null (pooled BGs, mean of 10)", lambda r: f"{r['mmd_perm_mean']:.4f}")
+    row("MMD BG init vs BG trained", lambda r: f"{r['mmd_moved']:.4f}")
+    row("MMD FG (same parameterisation) vs BG", lambda r: f"{r['probes']['same']['mmd']:.4f}")
+    row("MMD FG (mean-field probe) vs BG", lambda r: f"{r['probes']['mean_field']['mmd']:.4f}"
+        if "mean_field" in r["probes"] else "= row above")
+    row("sliced W2 seed vs seed / FG vs BG", lambda r: f"{r['sw_seed']:.3f} / {r['probes']['same']['sw']:.3f}")
+    row("E[cos 4θ]: init / BG / FG", lambda r: f"{r['fourfold_init']:.2f} / {r['fourfold_bg']:.2f} / "
+        f"{r['probes']['same']['fourfold']:.2f}")
+    row("held-out MSE: BG", lambda r: f"{r['probes']['same']['bg_loss']:.3g}")
+    row("held-out MSE: FG network (2048 neurons)", lambda r: f"{r['probes']['same']['fg_loss']:.3g}")
+    row("held-out MSE: 2048 neurons resampled from BG", lambda r: f"{r['probes']['same']['resampled_loss']:.3g}")
+    row("target variance", lambda r: f"{r['probes']['same']['target_var']:.3g}")
+    row("FG training throughput (neuron-steps/s)", lambda r: f"{r['probes']['same']['fg_neurons_per_s']:.3g}")
+    row("wall time: 2 BG fits + FG (s)", lambda r: f"{r['seconds_total']:.0f}")
+    report.sections.append("## Measurements\n\n" + "\n".join(rows))
+    report.sections.append(f"Total wall time {total:.0f} s ({'tiny' if args.tiny else 'full'} run, "
+                           f"torch threads {torch.get_num_threads()}).")
+    report.figures = figures(results, out)
+    report.metrics = {r: {k: v for k, v in res.items() if k != "clouds"} for r, res in results.items()}
+    report.metrics["seconds"] = total
+    report.write(out)
+    return 0
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))  # tiny ops: 1 thread is fastest
+    sys.exit(main())
