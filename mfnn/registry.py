@@ -1,3 +1,5 @@
 """Imports every model and data module so LightningCLI can resolve short class names."""
 from mfnn.data.synthetic import SyntheticDataModule  # noqa: F401
 from mfnn.models.mlp import MLP, DeepMLP, TwoLayerMLP  # noqa: F401
+from mfnn.data.modular import ModularAdditionDataModule  # noqa: F401
+from mfnn.models.modular import ModularMLP, ModularTransformer  # noqa: F401

@@ -33,6 +33,14 @@ class MFNNModule(L.LightningModule):
         self.warmup_steps = warmup_steps
         self.compile_net = compile
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning sets `_current_fx_name` around every hook (~40 times a step); nn.Module.__setattr__
+        # scans its parameter/module/buffer dicts each time. This name is never one of those.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     # ---- what subclasses provide ---------------------------------------------------------
     def loss_and_metrics(self, batch, stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
@@ -51,10 +59,33 @@ class MFNNModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         loss, metrics = self.loss_and_metrics(batch, "train")
         self.check_finite(loss)
-        self.log_dict({f"train/{k}": v for k, v in metrics.items()}, on_step=True, on_epoch=False,
-                      prog_bar=False)
-        self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
+        if self.log_this_step:
+            self.log_dict({f"train/{k}": v for k, v in metrics.items()}, on_step=True, on_epoch=False,
+                          prog_bar=False)
+            self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
         return loss
+
+    @property
+    def log_this_step(self) -> bool:
+        """Whether this training step's metrics reach a logger (Lightning's `log_every_n_steps` cadence),
+        or are the last of an epoch / of the run (so callbacks and `callback_metrics` see fresh values).
+        `self.log` costs ~1 ms of Python per call, most of a tiny model's step; off-cadence values
+        would be discarded anyway. Subclasses may also skip computing metrics when this is False."""
+        trainer = self._trainer
+        if trainer is None or not trainer.training:
+            return True
+        if trainer.log_every_n_steps and trainer._logger_connector.should_update_logs:
+            return True
+        loop = trainer.fit_loop.epoch_loop
+        last_of_epoch = loop.batch_progress.current.ready >= trainer.num_training_batches
+        return last_of_epoch or (0 < trainer.max_steps <= trainer.global_step + 1)
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # Our batches already live on the device; skip Lightning's recursive walk over the batch.
+        if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) and t.device == device
+                                                    for t in batch):
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def validation_step(self, batch, batch_idx):
         loss, metrics = self.loss_and_metrics(batch, "val")
@@ -68,8 +99,12 @@ class MFNNModule(L.LightningModule):
 
     def check_finite(self, loss: torch.Tensor) -> None:
         # A GPU check would force a sync every step; there we check on the logging cadence.
-        every = 1 if loss.device.type == "cpu" else max(1, self.trainer.log_every_n_steps if self._trainer else 50)
-        if self.global_step % every == 0 and not torch.isfinite(loss).all():
+        if loss.device.type == "cpu":
+            finite = math.isfinite(loss.item()) if loss.numel() == 1 else bool(torch.isfinite(loss).all())
+        else:
+            every = max(1, self.trainer.log_every_n_steps if self._trainer else 50)
+            finite = self.global_step % every != 0 or bool(torch.isfinite(loss).all())
+        if not finite:
             raise NonFiniteLossError(
                 f"training loss became {loss.detach().flatten()[0].item()} at step {self.global_step}"
                 f" (epoch {self.current_epoch}); lower the learning rate or check the data."

@@ -1,0 +1,3 @@
+from mfnn.optim.langevin import Langevin
+
+__all__ = ["Langevin"]

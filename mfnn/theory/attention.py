@@ -146,13 +146,19 @@ def _prox_terms(x1, x2, om1, om2, u1, u2, V, s2, hessian=True):
     return F, g1, g2, H11, H12, H22
 
 
-_STEPS = np.array([1.0, 0.5, 0.25, 0.1, 0.03, 0.01, 0.0])
+_STEPS = np.array([1.0, 0.5, 0.2, 0.05, 0.0])
 
 
-def _newton(x1, x2, om1, om2, u1, u2, V, s2, iters: int):
-    """Damped Newton (Hessian shifted to be positive, best of a few step sizes) on every node at once."""
+def _newton(x1, x2, om1, om2, u1, u2, V, s2, iters: int, tol: float = 1e-10):
+    """Damped Newton (Hessian shifted to be positive, best of a few step sizes) on every node at once.
+    Works on the still-moving nodes only (most converge in a few steps). Shapes broadcast to (k, N)."""
+    shape = np.broadcast_shapes(x1.shape, om1.shape)
+    x1, x2 = np.broadcast_to(x1, shape).ravel().copy(), np.broadcast_to(x2, shape).ravel().copy()
+    om1, om2, u1, u2 = (np.broadcast_to(v, shape).ravel() for v in (om1, om2, u1, u2))
+    active = np.arange(x1.size)
     for _ in range(iters):
-        F, g1, g2, H11, H12, H22 = _prox_terms(x1, x2, om1, om2, u1, u2, V, s2)
+        y1, y2, o1, o2, v1, v2 = x1[active], x2[active], om1[active], om2[active], u1[active], u2[active]
+        F, g1, g2, H11, H12, H22 = _prox_terms(y1, y2, o1, o2, v1, v2, V, s2)
         lam_min = 0.5 * (H11 + H22) - np.sqrt(0.25 * (H11 - H22) ** 2 + H12**2)
         shift = np.maximum(0.0, 0.5 / V - lam_min)
         A11, A22 = H11 + shift, H22 + shift
@@ -162,35 +168,38 @@ def _newton(x1, x2, om1, om2, u1, u2, V, s2, iters: int):
         norm = np.sqrt(p1**2 + p2**2)
         clip = np.minimum(1.0, 2.0 / np.maximum(norm, 1e-300))  # no jumps longer than 2
         p1, p2 = p1 * clip, p2 * clip
-        t = _STEPS.reshape(-1, *[1] * x1.ndim)
-        Ft = _prox_terms(x1 + t * p1, x2 + t * p2, om1, om2, u1, u2, V, s2, hessian=False)
+        t = _STEPS[:, None]
+        Ft = _prox_terms(y1 + t * p1, y2 + t * p2, o1, o2, v1, v2, V, s2, hessian=False)
         best = _STEPS[np.argmin(Ft, axis=0)]
-        x1, x2 = x1 + best * p1, x2 + best * p2
-        if np.max(np.abs(best * norm * clip)) < 1e-10:
+        x1[active], x2[active] = y1 + best * p1, y2 + best * p2
+        moving = best * norm * clip > tol
+        active = active[moving]
+        if active.size == 0:
             break
-    return x1, x2
+    return x1.reshape(shape), x2.reshape(shape)
 
 
-def solve_prox(om1, om2, u1, u2, V, s2, warm=None, newton_iters: int = 30):
-    """Global minimiser of the 2-d proximal problem on each node: Newton from several starts, keep the best.
-
-    Starts: omega itself, the two mirror points +-x_fit where the loss term vanishes
-    (x_fit solves a = logit u1, b = logit u2; exists when logit u1 + logit u2 > 0), and a warm start.
-    """
+def prox_starts(om1, om2, u1, u2):
+    """Starts (k, N) for the prox: omega itself and the two mirror points +-x_fit where the loss term
+    vanishes (x_fit solves a = logit u1, b = logit u2; it exists when logit u1 + logit u2 > 0)."""
     uc1, uc2 = np.clip(u1, 1e-6, 1 - 1e-6), np.clip(u2, 1e-6, 1 - 1e-6)
     la, lb = np.log(uc1 / (1 - uc1)), np.log(uc2 / (1 - uc2))
     delta = np.sqrt(np.maximum(la + lb, 1e-2))  # x1 - x2
     f1, f2 = la / delta, -lb / delta
-    starts = [(om1, om2), (f1, f2), (-f1, -f2)]
+    return np.stack([om1, f1, -f1]), np.stack([om2, f2, -f2])
+
+
+def solve_prox(om1, om2, u1, u2, V, s2, warm=None, newton_iters: int = 40):
+    """Global minimiser (2, N) of the 2-d proximal problem on each node: damped Newton from the starts of
+    `prox_starts` plus `warm` (the previous minimiser, tracking its basin), keeping the lowest objective."""
+    X1, X2 = prox_starts(om1, om2, u1, u2)
     if warm is not None:
-        starts.append((warm[0], warm[1]))
-    X1 = np.stack([s[0] for s in starts])
-    X2 = np.stack([s[1] for s in starts])
+        X1, X2 = np.concatenate([X1, warm[0][None]]), np.concatenate([X2, warm[1][None]])
     X1, X2 = _newton(X1, X2, om1, om2, u1, u2, V, s2, newton_iters)
     F = _prox_terms(X1, X2, om1, om2, u1, u2, V, s2, hessian=False)
     pick = np.argmin(F, axis=0)
     idx = np.arange(X1.shape[1])
-    return X1[pick, idx], X2[pick, idx]
+    return np.stack([X1[pick, idx], X2[pick, idx]])
 
 
 # ---- the solver ---------------------------------------------------------------------------------
@@ -255,21 +264,40 @@ class AttentionTheory:
                 s2**2 * theta_hat / D)
 
     def solve(self, alpha: float, start=None, branch: str = "semantic", damping: float = 0.5,
-              tol: float = 1e-7, max_iter: int = 2000, warm=None) -> FixedPoint:
-        """Damped fixed-point iteration from `start` = (q, m, V, theta) (default: the branch's start)."""
+              tol: float = 1e-6, max_iter: int = 500, warm=None, anderson: int = 3) -> FixedPoint:
+        """Fixed point from `start` = (q, m, V, theta) (default: the branch's start): damped iteration with
+        Anderson mixing over the last `anderson` steps (0: plain damping)."""
         s = self.setup
         q, m, V, theta = start if start is not None else BRANCH_START[branch]
+        # Anderson-accelerated damped iteration on x = (q, m, V, theta) in units of the start's scale.
+        x = np.array([q, m, V, theta], dtype=float)
+        scale = np.abs(x) + np.array([1e-2, 1e-2, 1.0, 1e-2])
+        xs, fs = [], []
         converged, it = False, 0
         for it in range(1, max_iter + 1):
-            hats, _, _, warm = self._channel(alpha, q, m, V, theta, warm)
-            new = self._prior(*hats)
-            # keep |theta| below the Cauchy-Schwarz bound rho q so the teacher's conditional variance stays > 0
-            old = (q, m, V, theta)
-            q, m, V, theta = (damping * o + (1 - damping) * n for o, n in zip(old, new))
-            theta = float(np.clip(theta, -0.999 * math.sqrt(s.rho * q), 0.999 * math.sqrt(s.rho * q)))
-            if max(abs(a - b) / (abs(b) + 1e-3) for a, b in zip((q, m, V, theta), old)) < tol:
+            hats, _, _, warm = self._channel(alpha, *x, warm)
+            f = (np.array(self._prior(*hats)) - x) / scale  # residual of the fixed-point map
+            if np.max(np.abs(f)) < tol:
                 converged = True
                 break
+            xs.append(x / scale)
+            fs.append(f)
+            xs, fs = xs[-anderson - 1:], fs[-anderson - 1:]
+            mix = 1 - damping
+            step = xs[-1] + mix * f
+            if anderson and len(fs) > 1:
+                dF = np.diff(np.stack(fs), axis=0).T  # (4, k)
+                dX = np.diff(np.stack(xs), axis=0).T
+                gamma = np.linalg.lstsq(dF, f, rcond=None)[0]
+                step = step - (dX + mix * dF) @ gamma
+            x_new = step * scale
+            # keep q, V > 0 and |theta| below the Cauchy-Schwarz bound sqrt(rho q)
+            x_new[0] = max(x_new[0], 0.1 * x[0])
+            x_new[2] = max(x_new[2], 0.1 * x[2])
+            bound = 0.999 * math.sqrt(s.rho * x_new[0])
+            x_new[3] = float(np.clip(x_new[3], -bound, bound))
+            x = x_new
+        q, m, V, theta = (float(v) for v in x)
         hats, moreau, ell, warm = self._channel(alpha, q, m, V, theta, warm)
         q_hat, m_hat, V_hat, theta_hat = hats
         D = s.lam + s.sigma**2 * V_hat
@@ -288,10 +316,32 @@ class AttentionTheory:
             start, warm = (fp.q, fp.m, fp.V, fp.theta), fp.prox
         return out
 
-    def train_loss_gap(self, alpha: float, **kw) -> float:
-        """e_t(semantic) - e_t(positional) at alpha (negative: the semantic branch is the global minimum)."""
-        return self.solve(alpha, branch="semantic", **kw).train_loss - self.solve(alpha, branch="positional", **kw).train_loss
+    def critical_alpha(self, lo: float = 0.3, hi: float = 2.5, step: float = 0.1, xtol: float = 2e-3,
+                       **kw) -> float:
+        """alpha_c where the semantic branch's training loss first crosses below the positional one's.
 
-    def critical_alpha(self, lo: float = 0.2, hi: float = 3.0, xtol: float = 1e-3, **kw) -> float:
-        """alpha_c where the semantic branch's training loss crosses below the positional one's."""
-        return brentq(lambda a: self.train_loss_gap(a, **kw), lo, hi, xtol=xtol)
+        Both branches are followed by continuation on a grid of spacing `step`; the first sign change of
+        e_t(sem) - e_t(pos) is refined with brentq, each solve warm-started from the grid point below.
+        Returns nan when no crossing lies in [lo, hi].
+        """
+        grid = np.arange(lo, hi + 1e-9, step)
+        prev = None
+        state = {"semantic": (None, None), "positional": (None, None)}
+        for a in grid:
+            fps = {}
+            for br in state:
+                start, warm = state[br]
+                fps[br] = self.solve(float(a), start=start, branch=br, warm=warm, **kw)
+            gap = fps["semantic"].train_loss - fps["positional"].train_loss
+            if prev is not None and prev[1] > 0 >= gap:
+                anchors = prev[2]
+
+                def gap_at(x):
+                    e = {br: self.solve(x, start=(f.q, f.m, f.V, f.theta), warm=f.prox, **kw).train_loss
+                         for br, f in anchors.items()}
+                    return e["semantic"] - e["positional"]
+
+                return float(brentq(gap_at, prev[0], float(a), xtol=xtol))
+            prev = (float(a), gap, fps)
+            state = {br: ((f.q, f.m, f.V, f.theta), f.prox) for br, f in fps.items()}
+        return float("nan")

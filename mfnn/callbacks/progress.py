@@ -1,0 +1,111 @@
+"""Nanda et al.'s progress measures for a modular-addition transformer.
+
+Every `every_n_steps` steps the weights are copied to CPU; at the end of fit the key frequencies
+are read off the final W_E (as in the paper) and every snapshot is measured with them:
+    train/test loss and accuracy over all p^2 pairs,
+    restricted loss: logits keeping only the per-class mean and the cos/sin w(a+b) directions of
+        the key frequencies (all pairs),
+    excluded loss: logits with those key-frequency directions removed (train pairs only),
+    Gini of the Fourier component norms of W_E (over tokens) and of W_out W_U (over outputs),
+    sum of squared weights.
+Saved to run_dir/progress.pt and drawn with the three phase boundaries to figures/progress.png.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import lightning as L
+import torch
+from torch.func import functional_call
+
+from mfnn.analysis.fourier import component_norms, gini, key_frequencies, key_frequency_logits
+from mfnn.analysis.phases import nanda_phases
+from mfnn.callbacks.neuron_cloud import run_dir
+from mfnn.errors import require
+
+
+def cross_entropy64(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    loss = -logits.double().log_softmax(-1).gather(-1, y[:, None]).squeeze(-1)
+    return float(loss[mask].mean() if mask is not None else loss.mean())
+
+
+@torch.no_grad()
+def measure(module, params: dict[str, torch.Tensor], a, b, y, train_mask, key_freqs: list[int]) -> dict[str, float]:
+    """All progress measures of one weight snapshot. a, b, y: every pair (P,); train_mask (P,)."""
+    p = module.p
+    logits = functional_call(module, params, (a, b)).double()  # (P, p)
+    correct = logits.argmax(-1) == y
+    mean = logits.mean(0, keepdim=True)
+    key = key_frequency_logits(logits - mean, p, key_freqs)
+    W_E, W_U, W_out = params["W_E"][:p], params["W_U"], params["W_out"]
+    return {
+        "train_loss": cross_entropy64(logits, y, train_mask), "test_loss": cross_entropy64(logits, y, ~train_mask),
+        "train_acc": float(correct[train_mask].float().mean()), "test_acc": float(correct[~train_mask].float().mean()),
+        "restricted_loss": cross_entropy64(mean + key, y),
+        "excluded_loss": cross_entropy64(logits - key, y, train_mask),
+        "gini_W_E": float(gini(component_norms(W_E, dim=0))),
+        "gini_W_U": float(gini(component_norms(W_out @ W_U, dim=1))),
+        "sum_sq_weights": float(sum(w.double().square().sum() for w in params.values())),
+    }
+
+
+class ProgressMeasures(L.Callback):
+    """Nanda et al.'s progress measures on a cadence (weights snapshotted, measured at fit end)."""
+
+    def __init__(self, every_n_steps: int = 100, n_key_freqs: int = 5, plot: bool = True):
+        require(every_n_steps > 0, "every_n_steps", f"must be > 0 (got {every_n_steps})")
+        require(n_key_freqs > 0, "n_key_freqs", f"must be > 0 (got {n_key_freqs})")
+        self.every_n_steps, self.n_key_freqs, self.plot = every_n_steps, n_key_freqs, plot
+        self.snapshots: list[tuple[int, dict[str, torch.Tensor]]] = []
+        self.history: dict[str, list[float]] = {}
+        self.key_freqs: list[int] = []
+        self.phases: dict[str, float] = {}
+
+    def snapshot(self, trainer, pl_module) -> None:
+        step = int(trainer.global_step)
+        if self.snapshots and self.snapshots[-1][0] == step:
+            return
+        self.snapshots.append((step, {n: t.detach().float().cpu().clone() for n, t in pl_module.named_parameters()}))
+
+    def on_train_start(self, trainer, pl_module):
+        if not self.snapshots:
+            self.snapshot(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step % self.every_n_steps == 0:
+            self.snapshot(trainer, pl_module)
+
+    def on_fit_end(self, trainer, pl_module):
+        self.snapshot(trainer, pl_module)
+        a, b, y, mask = (t.cpu() for t in trainer.datamodule.splits["val"])
+        module = pl_module.to("cpu") if pl_module.device.type != "cpu" else pl_module
+        self.compute(module, a, b, y, mask[0])
+        if not trainer.is_global_zero:
+            return
+        out = run_dir(trainer)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save({"history": self.history, "key_freqs": self.key_freqs, "phases": self.phases}, out / "progress.pt")
+        (out / "progress.json").write_text(json.dumps({"key_freqs": self.key_freqs, "phases": self.phases,
+                                                        "history": self.history}, default=float))
+        if self.plot:
+            from mfnn.analysis.grokking_plots import progress_figure
+            progress_figure(self.history, self.phases, self.key_freqs, out / "figures" / "progress.png")
+
+    def compute(self, module, a, b, y, train_mask) -> dict[str, list[float]]:
+        self.key_freqs, _ = key_frequencies(self.snapshots[-1][1]["W_E"][: module.p], self.n_key_freqs)
+        rows = [{"step": s, **measure(module, params, a, b, y, train_mask, self.key_freqs)} for s, params in self.snapshots]
+        self.history = {k: [r[k] for r in rows] for k in rows[0]}
+        h = self.history
+        self.phases = nanda_phases(h["step"], h["train_acc"], h["test_acc"], h["gini_W_E"])
+        return self.history
+
+    def state_dict(self):
+        return {"snapshots": self.snapshots}
+
+    def load_state_dict(self, state_dict):
+        self.snapshots = list(state_dict["snapshots"])
+
+
+def finite(x: float) -> bool:
+    return x is not None and not math.isnan(x)

@@ -1,0 +1,227 @@
+"""Networks that learn (a + b) mod p.
+
+ModularMLP (Gromov 2023): two layers, quadratic activation, no biases, MSE on one-hot targets,
+    f(a, b) = s_N * W_out^T (W_in[:, a] + W_in[:, p + b])^2      W_in: (N, 2p)  W_out: (N, p)
+The input is the concatenation of two one-hot vectors, so W_in x is a gather of two columns
+(no dense matmul on one-hot vectors). s_N = 1/N (mean field) as in Gromov's f = (1/N) W2 phi(W1 x).
+A leading `members` axis K holds K independent networks trained in one tensor program
+(critical-fraction sweeps): every weight has shape (K, ...), and the loss is the sum of the
+members' own mean losses, so each member's gradient (and AdamW step) is that of its solo run.
+
+ModularTransformer (Nanda et al. 2023): one attention layer + ReLU MLP, no LayerNorm, tokens
+[a, b, =], logits read at the last position only. Because the output depends only on the last
+position, only its query is formed and only its residual stream goes through the MLP and unembed;
+keys/values/scores of the two input tokens are tables over the p token values, gathered per pair.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from einops import einsum, rearrange
+from lightning.pytorch.cli import OptimizerCallable
+from torch import nn
+
+from mfnn.errors import require, require_choice, require_positive
+from mfnn.models.base import MFNNModule, readout_scale
+
+
+def member_metrics(loss: torch.Tensor, correct: torch.Tensor, train_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-member train/test loss and accuracy over all pairs. Inputs (K, P); outputs (K,)."""
+    train, test = train_mask.float(), (~train_mask).float()
+    n_train, n_test = train.sum(1).clamp_min(1), test.sum(1).clamp_min(1)
+    correct = correct.float()
+    return {"train_loss": (loss * train).sum(1) / n_train, "test_loss": (loss * test).sum(1) / n_test,
+            "train_acc": (correct * train).sum(1) / n_train, "test_acc": (correct * test).sum(1) / n_test}
+
+
+# ---------------------------------------------------------------------------------------------
+# Gromov: two-layer quadratic MLP
+# ---------------------------------------------------------------------------------------------
+class ModularMLPNet(nn.Module):
+    """K independent two-layer quadratic nets on one-hot (a, b). Weights are O(1) at init."""
+
+    def __init__(self, p: int, width: int, members: int = 1, parameterization: str = "mean_field",
+                 init_std_in: float = 1.0, init_std_out: float = 1.0):
+        super().__init__()
+        self.p, self.width, self.members = p, width, members
+        self.readout_scale = readout_scale(parameterization, width)
+        out_std = init_std_out / math.sqrt(width) if parameterization == "standard" else init_std_out
+        self.W_in = nn.Parameter(torch.randn(members, width, 2 * p) * init_std_in)  # (K, N, 2p)
+        self.W_out = nn.Parameter(torch.randn(members, width, p) * out_std)  # (K, N, p)
+
+    def hidden(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """a, b: (K, M) or (M,) shared by all members -> post-activations (K, M, N)."""
+        W = rearrange(self.W_in, "k n d -> k d n")
+        if a.dim() == 1:
+            pre = W[:, a] + W[:, self.p + b]  # (K, M, N)
+        else:
+            k = torch.arange(self.members, device=a.device)[:, None]
+            pre = W[k, a] + W[k, self.p + b]
+        return pre.square()
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.readout_scale * torch.bmm(self.hidden(a, b), self.W_out)  # (K, M, p)
+
+    def neurons(self, layer: int = 0, member: int = 0) -> dict[str, torch.Tensor | None]:
+        require(layer == 0, "layer", f"the modular MLP has one hidden layer (got {layer})")
+        return {"W": self.W_in[member], "b": None, "a": self.W_out[member]}
+
+
+def one_hot_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """mean_c (out_c - onehot(y)_c)^2 per sample without building the one-hot: (..., p), (...) -> (...)."""
+    target_logit = out.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+    return (out.square().sum(-1) - 2 * target_logit + 1) / out.shape[-1]
+
+
+class ModularMLP(MFNNModule):
+    """Gromov's grokking MLP on (a + b) mod p; `members` independent copies (one per data split)."""
+
+    def __init__(
+        self,
+        p: int = 97,
+        width: int = 500,
+        members: int = 1,
+        parameterization: Literal["mean_field", "ntk", "standard"] = "mean_field",
+        init_std_in: float = 1.0,
+        init_std_out: float = 1.0,
+        loss: Literal["mse", "cross_entropy"] = "mse",
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        warmup_steps: int = 0,
+        compile: bool = False,
+    ):
+        super().__init__(optimizer=optimizer, warmup_steps=warmup_steps, compile=compile)
+        require(p is not None and p >= 2, "p", f"must be >= 2 (got {p!r})")
+        require_positive(width, "width")
+        require_positive(members, "members")
+        require_choice(parameterization, ("mean_field", "ntk", "standard"), "parameterization")
+        require_choice(loss, ("mse", "cross_entropy"), "loss")
+        require(init_std_in >= 0 and init_std_out >= 0, "init_std_in", "init stds must be >= 0")
+        self.save_hyperparameters(ignore=["optimizer"])
+        self.loss_name = loss
+        self.net = ModularMLPNet(p, width, members, parameterization, init_std_in, init_std_out)
+
+    def forward(self, a, b):
+        return self.net(a, b)
+
+    def setup(self, stage: str) -> None:
+        data = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if data is not None and hasattr(data, "members"):
+            require(data.members == self.net.members, "members",
+                    f"the model has {self.net.members} members but data.train_fractions lists {data.members}")
+            require(data.p == self.net.p, "p", f"model p={self.net.p} but data p={data.p}")
+
+    def per_pair_loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.loss_name == "mse":
+            return one_hot_mse(out, y)
+        return -out.log_softmax(-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+
+    def param_groups(self):
+        # Mean-field SGD: each neuron's step is O(N) (see readout_scale); AdamW ignores the scale.
+        scale = float(self.net.width) if self.net.readout_scale == 1.0 / self.net.width else 1.0
+        return [{"params": list(self.net.parameters()), "sgd_lr_scale": scale}]
+
+    def loss_and_metrics(self, batch, stage):
+        if stage == "train":
+            a, b, y, w = batch  # (K, M)
+            out = self.net(a, b)  # (K, M, p)
+            loss_km = self.per_pair_loss(out, y)
+            loss = (w * loss_km).sum()  # sum over members of each member's mean loss
+            acc = ((out.argmax(-1) == y).float() * w).sum() / self.net.members
+            return loss, {"acc": acc.detach()}
+        a, b, y, mask = batch  # (P,), (K, P)
+        out = self.net(a, b)  # (K, P, p)
+        m = member_metrics(self.per_pair_loss(out, y.expand_as(mask)), out.argmax(-1) == y, mask)
+        metrics = {name: v.mean() for name, v in m.items()}
+        if self.net.members > 1:
+            metrics.update({f"{name}_k{k}": m[name][k] for name in ("train_acc", "test_acc", "test_loss")
+                            for k in range(self.net.members)})
+        return m["test_loss"].mean(), metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# Nanda: one-layer transformer
+# ---------------------------------------------------------------------------------------------
+class ModularTransformer(MFNNModule):
+    """One-layer, LayerNorm-free transformer on [a, b, =] (TransformerLens weight names).
+
+    W_E (p+1, d)  W_pos (3, d)  W_Q/W_K/W_V (H, d, dh)  W_O (H, dh, d)  W_in (d, d_mlp)  b_in (d_mlp)
+    W_out (d_mlp, d)  b_out (d)  W_U (d, p). The loss is cross-entropy at the last position with the
+    log-softmax in float64 (float32 rounding otherwise floors the train loss and stalls cleanup).
+    """
+
+    def __init__(
+        self,
+        p: int = 113,
+        d_model: int = 128,
+        n_heads: int = 4,
+        d_head: int = 32,
+        d_mlp: int = 512,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        warmup_steps: int = 10,
+        compile: bool = False,
+    ):
+        super().__init__(optimizer=optimizer, warmup_steps=warmup_steps, compile=compile)
+        require(p is not None and p >= 2, "p", f"must be >= 2 (got {p!r})")
+        for name, v in (("d_model", d_model), ("n_heads", n_heads), ("d_head", d_head), ("d_mlp", d_mlp)):
+            require_positive(v, name)
+        self.save_hyperparameters(ignore=["optimizer"])
+        self.p, self.d_head = p, d_head
+        d, H = d_model, n_heads
+        self.W_E = nn.Parameter(torch.randn(p + 1, d) / math.sqrt(d))  # token p is "="
+        self.W_pos = nn.Parameter(torch.randn(3, d) / math.sqrt(d))
+        self.W_Q = nn.Parameter(torch.randn(H, d, d_head) / math.sqrt(d))
+        self.W_K = nn.Parameter(torch.randn(H, d, d_head) / math.sqrt(d))
+        self.W_V = nn.Parameter(torch.randn(H, d, d_head) / math.sqrt(d))
+        self.W_O = nn.Parameter(torch.randn(H, d_head, d) / math.sqrt(d))
+        self.W_in = nn.Parameter(torch.randn(d, d_mlp) / math.sqrt(d))
+        self.b_in = nn.Parameter(torch.zeros(d_mlp))
+        self.W_out = nn.Parameter(torch.randn(d_mlp, d) / math.sqrt(d))
+        self.b_out = nn.Parameter(torch.zeros(d))
+        self.W_U = nn.Parameter(torch.randn(d, p) / math.sqrt(p))
+
+    def residual_final(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Residual stream at the last position after attention: (M,) -> (M, d)."""
+        p = self.p
+        e0 = self.W_E[:p] + self.W_pos[0]  # (p, d): token a at position 0, for every a
+        e1 = self.W_E[:p] + self.W_pos[1]
+        e2 = self.W_E[p] + self.W_pos[2]  # (d,): "=" at position 2, the same for every pair
+        q = einsum(e2, self.W_Q, "d, h d e -> h e")
+        score0 = einsum(e0, self.W_K, q, "v d, h d e, h e -> v h")  # (p, H) per value of a
+        score1 = einsum(e1, self.W_K, q, "v d, h d e, h e -> v h")
+        score2 = einsum(e2, self.W_K, q, "d, h d e, h e -> h")
+        ov0 = einsum(e0, self.W_V, self.W_O, "v d, h d e, h e f -> v h f")  # (p, H, d)
+        ov1 = einsum(e1, self.W_V, self.W_O, "v d, h d e, h e f -> v h f")
+        ov2 = einsum(e2, self.W_V, self.W_O, "d, h d e, h e f -> h f")
+        scores = torch.stack([score0[a], score1[b], score2.expand(len(a), -1)], -1)  # (M, H, 3)
+        attn = (scores / math.sqrt(self.d_head)).softmax(-1)
+        attn_out = (einsum(attn[..., 0], ov0[a], "m h, m h f -> m f") + einsum(attn[..., 1], ov1[b], "m h, m h f -> m f")
+                    + attn[..., 2] @ ov2)
+        return e2 + attn_out
+
+    def mlp_post(self, resid: torch.Tensor) -> torch.Tensor:
+        return F.relu(resid @ self.W_in + self.b_in)  # (M, d_mlp)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Logits at the last position: a, b (M,) -> (M, p)."""
+        resid = self.residual_final(a, b)
+        resid = resid + self.mlp_post(resid) @ self.W_out + self.b_out
+        return resid @ self.W_U
+
+    @staticmethod
+    def per_pair_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return -logits.double().log_softmax(-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+
+    def loss_and_metrics(self, batch, stage):
+        if stage == "train":
+            a, b, y, w = (t.flatten() for t in batch)  # one member: (1, M) -> (M,)
+            logits = self.forward(a, b)
+            loss = (w.double() * self.per_pair_loss(logits, y)).sum()
+            return loss, {"acc": ((logits.argmax(-1) == y).float() * w).sum().detach()}
+        a, b, y, mask = batch
+        logits = self.forward(a, b)  # (P, p)
+        m = member_metrics(self.per_pair_loss(logits, y)[None], (logits.argmax(-1) == y)[None], mask[:1])
+        metrics = {name: v[0].float() for name, v in m.items()}
+        return metrics["test_loss"], metrics

@@ -1,0 +1,231 @@
+"""Replication: positional vs semantic learning in tied dot-product attention (Cui et al. 2024, arXiv 2402.03902).
+
+    python replications/attention/run.py [--out DIR] [--tiny] [--gpu]
+
+Wires library parts only: the theory solver (mfnn.theory.attention), GD on the attention ensemble and the
+linear baseline through the mfnn CLI (configs/attention/*.yaml), mfnn.report checks and one figure.
+--tiny: a seconds-long smoke run (d = 20, few steps, coarse grids). --gpu: the *_gpu.yaml configs and the
+full theory grid. The authors' published curves are overlaid when ../shared/reference/cui2024 exists.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from mfnn.cli import run  # noqa: E402
+from mfnn.plotting import plt, save  # noqa: E402
+from mfnn.report import Check, Report  # noqa: E402
+from mfnn.theory.attention import AttentionSetup, AttentionTheory  # noqa: E402
+
+REFERENCE = ROOT.parent / "shared" / "reference" / "cui2024"
+PAPER = "Cui et al. 2024"
+# alpha_c(omega) at sigma = 0.5, lam = 0.01, A = [[.6,.4],[.4,.6]] (issue 5 / the paper)
+PAPER_ALPHA_C = {0.0: 0.548, 0.1: 0.707, 0.2: 0.928, 0.3: 1.241, 0.4: 1.751}
+# omega = 0.3, alpha = 2
+PAPER_AT_2 = {"semantic": 0.0014, "positional": 0.0035, "m_positional": 0.26, "linear": 0.0020}
+
+SIZES = {
+    # name: (attention config, linear config, overrides, GH points curves / alpha_c, theory alpha grid)
+    "cpu": ("attention.yaml", "linear.yaml", [], 8, 6, np.round(np.arange(0.2, 2.01, 0.15), 3)),
+    "gpu": ("attention_gpu.yaml", "linear_gpu.yaml", [], 10, 8, np.round(np.arange(0.1, 2.01, 0.05), 3)),
+    "tiny": ("attention.yaml", "linear.yaml",
+             ["--trainer.max_steps", "60", "--data.init_args.dim", "20", "--data.init_args.alphas", "[1.0, 2.0]",
+              "--data.init_args.seeds", "1", "--data.init_args.test_size", "200"], 4, 4, np.array([0.5, 1.0, 2.0])),
+}
+
+
+# ---- theory ----------------------------------------------------------------------------------------------
+def theory_curves(alphas, n_gh: int, omega: float = 0.3) -> dict:
+    th = AttentionTheory(AttentionSetup(omega=omega, n_gh=n_gh))
+    out = {"alpha": [float(a) for a in alphas], "linear": th.linear_baseline_error()}
+    for branch in ("semantic", "positional"):
+        fps = th.sweep(alphas, branch)  # continuation from the smallest alpha
+        out[branch] = {k: [getattr(f, k) for f in fps] for k in ("test_error", "train_loss", "q", "m", "V", "theta", "converged")}
+    return out
+
+
+def alpha_c_table(omegas, n_gh: int, step: float) -> dict[float, float]:
+    return {w: AttentionTheory(AttentionSetup(omega=w, n_gh=n_gh)).critical_alpha(lo=0.3, hi=2.5, step=step) for w in omegas}
+
+
+# ---- experiments -----------------------------------------------------------------------------------------
+def fit(config: str, overrides: list[str], out: Path, name: str):
+    cli = run("fit", "--config", str(ROOT / "configs" / "attention" / config), *overrides,
+              "--trainer.logger.init_args.save_dir", str(out / "runs"), "--trainer.logger.init_args.name", name)
+    dm = cli.datamodule
+    metrics = cli.model.member_metrics(dm.splits["train"], dm.splits["val"])
+    return dm, {k: v.detach().cpu().double().numpy() for k, v in metrics.items()}
+
+
+def experiments(size: str, out: Path) -> dict:
+    att_cfg, lin_cfg, overrides = SIZES[size][:3]
+    t0 = time.time()
+    dm, att = fit(att_cfg, overrides, out, "attention")
+    t1 = time.time()
+    _, lin = fit(lin_cfg, overrides, out, "linear")
+    inits = ["positional", "semantic"]  # the order in configs/attention/attention*.yaml
+    res = {"alpha": dm.alphas, "dim": dm.dim, "seeds": dm.seeds, "omega": dm.omega, "time_attention_s": t1 - t0,
+           "time_linear_s": time.time() - t1, "linear_test_error": lin["test_error"].mean(0).tolist()}
+    for i, init in enumerate(inits):  # (S, A, I) -> per alpha: mean and std over seeds
+        res[init] = {k: {"mean": v[:, :, i].mean(0).tolist(), "std": v[:, :, i].std(0).tolist()} for k, v in att.items()}
+    # train-loss gap of the two starts on the same data, per seed
+    gap = att["train_loss"][:, :, 1] - att["train_loss"][:, :, 0]
+    res["train_gap"] = {"mean": gap.mean(0).tolist(), "std": gap.std(0).tolist()}
+    return res
+
+
+# ---- reference data (optional) ---------------------------------------------------------------------------
+def read_csv(path: Path) -> list[dict]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def load_reference(omega: float = 0.3) -> dict | None:
+    if not REFERENCE.exists():
+        print(f"[attention] reference data not found at {REFERENCE}; skipping the overlay")
+        return None
+    ref = {}
+    for branch, suffix in (("semantic", ""), ("positional", "_para")):
+        rows = sorted(read_csv(REFERENCE / "theory" / f"repl_softmax_Mixed_sig0.5_lamb0.01_omega{omega}{suffix}.csv"),
+                      key=lambda r: float(r["alpha"]))
+        ref[branch] = {k: np.array([float(r[k]) for r in rows]) for k in ("alpha", "q", "m", "theta", "mse", "Phi")}
+        ref[branch]["test_error"] = ref[branch]["mse"] / 2
+        ref[branch]["train_loss"] = -ref[branch]["Phi"]
+    rows = [r for r in read_csv(REFERENCE / "empirics" / "results_mean_standardA.csv")
+            if float(r["sigma"]) == 0.5 and float(r["omega"]) == omega and r["optim"] == "GD"]
+    emp = {}
+    for informed, init in (("True", "semantic"), ("False", "positional")):
+        sel = sorted((r for r in rows if r["informed"] == informed), key=lambda r: float(r["alpha"]))
+        d = float(sel[0]["d"]) if sel else 1000.0
+        emp[init] = {"alpha": np.array([float(r["alpha"]) for r in sel]),
+                     "test_error": np.array([float(r["attention_gen_error_mean"]) for r in sel]),
+                     # their training error is the summed risk (no 1/d): divide by d for R/d
+                     "train_loss": np.array([float(r["attention_train_error_mean"]) for r in sel]) / d,
+                     "linear": np.array([float(r["linear_gen_error_mean"]) for r in sel])}
+    ref["empirics"] = emp
+    return ref
+
+
+# ---- figure and report -----------------------------------------------------------------------------------
+def figure(theory, exp, ref, alpha_c, out: Path) -> Path:
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    colours = {"semantic": "tab:red", "positional": "tab:blue"}
+    a = np.array(theory["alpha"])
+    ax = axes[0]
+    for br, c in colours.items():
+        ax.plot(a, theory[br]["test_error"], color=c, label=f"theory, {br} branch")
+        e = exp[br]["test_error"]
+        ax.errorbar(exp["alpha"], e["mean"], yerr=e["std"], fmt="o", color=c, capsize=3,
+                    label=f"GD d={exp['dim']}, {br} start")
+        if ref:
+            ax.plot(ref[br]["alpha"], ref[br]["test_error"], ls=":", color=c, lw=2, alpha=0.6)
+            em = ref["empirics"][br]
+            ax.plot(em["alpha"], em["test_error"], "x", color=c, alpha=0.5, ms=5)
+    ax.axhline(theory["linear"], color="k", ls="--", label="linear baseline (theory)")
+    ax.plot(exp["alpha"], exp["linear_test_error"], "ks", ms=5, label="linear baseline (GD)")
+    ax.set(xlabel=r"$\alpha = n/d$", ylabel=r"test error $\epsilon_g$", title=r"$\omega=0.3$; dotted/x: authors' data")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    gap = np.array(theory["semantic"]["train_loss"]) - np.array(theory["positional"]["train_loss"])
+    ax.plot(a, gap, "k-", label="theory: $e_t$(sem) - $e_t$(pos)")
+    ax.errorbar(exp["alpha"], exp["train_gap"]["mean"], yerr=exp["train_gap"]["std"], fmt="o", color="tab:purple",
+                capsize=3, label=f"GD d={exp['dim']}: semantic start - positional start")
+    if ref:
+        ra = ref["semantic"]["alpha"]
+        ax.plot(ra, ref["semantic"]["train_loss"] - np.interp(ra, ref["positional"]["alpha"], ref["positional"]["train_loss"]),
+                ":", color="gray", lw=2, label="authors' theory")
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.set(xlabel=r"$\alpha$", ylabel="training-loss gap (R/d)", title="semantic minus positional training loss")
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    ws = sorted(PAPER_ALPHA_C)
+    ax.plot(ws, [PAPER_ALPHA_C[w] for w in ws], "ko--", label="paper")
+    ax.plot(list(alpha_c), list(alpha_c.values()), "r^-", label="this run (theory)")
+    ax.set(xlabel=r"$\omega$", ylabel=r"$\alpha_c$", title="critical sample ratio")
+    ax.legend(fontsize=8)
+    return save(fig, out / "attention_phase_transition.png")
+
+
+def at_alpha(theory, branch, key, alpha):
+    return float(np.interp(alpha, theory["alpha"], theory[branch][key]))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=str(ROOT / "replications" / "attention" / "out"))
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--tiny", action="store_true", help="seconds-long smoke run")
+    size.add_argument("--gpu", action="store_true", help="paper-size configs (d = 1000) and the full theory grid")
+    args = p.parse_args(argv)
+    size_name = "tiny" if args.tiny else "gpu" if args.gpu else "cpu"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    n_gh, n_gh_c, alphas = SIZES[size_name][3:]
+    timings = {}
+
+    t = time.time()
+    theory = theory_curves(alphas, n_gh)
+    timings["theory_curves_s"] = time.time() - t
+    t = time.time()
+    omegas = [0.3] if args.tiny else sorted(PAPER_ALPHA_C)
+    alpha_c = alpha_c_table(omegas, n_gh_c, step=0.5 if args.tiny else 0.2)
+    timings["alpha_c_s"] = time.time() - t
+    t = time.time()
+    exp = experiments(size_name, out)
+    timings["experiments_s"] = time.time() - t
+    ref = load_reference()
+
+    rep = Report("Cui et al. 2024: positional vs semantic learning in dot-product attention (sigma=0.5, lambda=0.01)")
+    for w, ac in alpha_c.items():
+        rep.add(Check(f"alpha_c(omega={w}) [theory]", ac, PAPER_ALPHA_C[w], 0.05, "abs", f"{PAPER} Fig. 3 / issue 5"))
+    a2 = max(a for a in theory["alpha"] if a <= 2.0 + 1e-9)
+    sem_eg, pos_eg = at_alpha(theory, "semantic", "test_error", a2), at_alpha(theory, "positional", "test_error", a2)
+    pos_m = at_alpha(theory, "positional", "m", a2)
+    rep.add(Check(f"theory eps_g semantic, alpha={a2:g}, omega=0.3", sem_eg, PAPER_AT_2["semantic"], 0.1, "rel", PAPER),
+            Check(f"theory eps_g positional, alpha={a2:g}", pos_eg, PAPER_AT_2["positional"], 0.1, "rel", PAPER),
+            Check(f"theory m positional, alpha={a2:g}", pos_m, PAPER_AT_2["m_positional"], 0.02, "abs", PAPER),
+            Check("theory eps_g linear baseline", theory["linear"], PAPER_AT_2["linear"], 0.1, "rel", PAPER))
+    # experiments at the largest alpha of the run vs theory at that alpha (finite d: 25% band)
+    ae = exp["alpha"][-1]
+    for br in ("semantic", "positional"):
+        rep.add(Check(f"GD eps_g from {br} start, alpha={ae:g}, d={exp['dim']} vs theory",
+                      exp[br]["test_error"]["mean"][-1], round(at_alpha(theory, br, "test_error", ae), 5), 0.25, "rel",
+                      "this run's theory"))
+    rep.add(Check(f"GD linear baseline eps_g, alpha={ae:g}", exp["linear_test_error"][-1], PAPER_AT_2["linear"], 0.15, "rel", PAPER))
+    if ref:
+        for br in ("semantic", "positional"):
+            r = ref[br]
+            i = int(np.argmin(np.abs(r["alpha"] - a2)))
+            rep.add(Check(f"theory e_t {br} vs authors' Phi, alpha={r['alpha'][i]:g}", at_alpha(theory, br, "train_loss", r["alpha"][i]),
+                          round(float(r["train_loss"][i]), 6), 0.03, "rel", "authors' CSV (-Phi)"))
+    fig = figure(theory, exp, ref, alpha_c, out)
+    rep.figures.append(("Left: test error vs alpha (lines theory, dots GD from the two starts, dashed the linear baseline). "
+                        "Middle: training-loss gap, semantic minus positional. Right: alpha_c(omega).", fig.name))
+    rows = ["| omega | alpha_c (this run) | alpha_c (paper) |", "|---|---|---|"]
+    rows += [f"| {w} | {ac:.3f} | {PAPER_ALPHA_C[w]} |" for w, ac in alpha_c.items()]
+    rep.sections.append("## alpha_c(omega)\n\n" + "\n".join(rows))
+    rep.sections.append(f"## Setup\n\nsize `{size_name}`; theory: {n_gh}^4-point Gauss-Hermite (curves), {n_gh_c}^4 (alpha_c); "
+                        f"GD: d={exp['dim']}, {exp['seeds']} teacher(s), alphas {exp['alpha']}.\n\n"
+                        "Timings (s): " + ", ".join(f"{k}={v:.1f}" for k, v in {**timings,
+                        "attention_fit_s": exp["time_attention_s"], "linear_fit_s": exp["time_linear_s"]}.items())
+                        + ("" if ref else "\n\nReference data not found: no overlay."))
+    rep.metrics = {"theory": theory, "alpha_c": {str(k): v for k, v in alpha_c.items()}, "experiments": exp,
+                   "timings_s": timings, "size": size_name}
+    rep.write(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

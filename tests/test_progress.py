@@ -1,0 +1,79 @@
+"""Progress measures: known answers on a model whose logits are exactly the Fourier algorithm,
+and the callback's end-to-end outputs on a tiny transformer run."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from mfnn.callbacks.progress import ProgressMeasures, measure
+from mfnn.cli import run
+from mfnn.data.modular import all_pairs, split_masks
+
+ROOT = Path(__file__).resolve().parents[1]
+P = 13
+
+
+class FourierAlgorithm(nn.Module):
+    """logits(a, b)[c] = scale * sum_k cos(w_k (a + b - c)) (+ optional noise), plus the weights the
+    Gini measures read: W_E built from cosines at the key frequencies."""
+
+    def __init__(self, p, freqs, scale=8.0, noise=0.0):
+        super().__init__()
+        self.p, self.freqs, self.scale, self.noise = p, freqs, scale, noise
+        x = torch.arange(p + 1, dtype=torch.float32)
+        self.W_E = nn.Parameter(torch.stack([torch.cos(2 * math.pi * k * x / p) for k in freqs], 1))
+        self.W_out = nn.Parameter(torch.eye(len(freqs)))
+        self.W_U = nn.Parameter(self.W_E[:p].T.clone())
+
+    def forward(self, a, b):
+        c = torch.arange(self.p)
+        s = (a + b)[:, None] - c[None, :]
+        logits = self.scale * sum(torch.cos(2 * math.pi * k * s / self.p) for k in self.freqs)
+        g = torch.Generator().manual_seed(0)
+        return logits + self.noise * torch.randn(logits.shape, generator=g) + 0 * self.W_E.sum()
+
+
+def test_restricted_and_excluded_loss_on_the_exact_algorithm():
+    model = FourierAlgorithm(P, [2, 5])
+    a, b, y = all_pairs(P)
+    mask = split_masks(P, [0.3], [0])[0]
+    params = dict(model.named_parameters())
+    m = measure(model, params, a, b, y, mask, [2, 5])
+    assert m["train_acc"] == 1.0 and m["test_acc"] == 1.0
+    assert m["restricted_loss"] == pytest.approx(m["test_loss"], rel=1e-5)  # nothing outside the key directions
+    assert m["excluded_loss"] == pytest.approx(math.log(P), rel=1e-5)  # removing them leaves uniform logits
+    wrong = measure(model, params, a, b, y, mask, [3, 4])  # the wrong key frequencies explain nothing
+    assert wrong["restricted_loss"] == pytest.approx(math.log(P), rel=1e-5)
+    assert wrong["excluded_loss"] == pytest.approx(m["train_loss"], rel=1e-5)
+    assert m["gini_W_E"] > 0.8  # W_E lives on 4 of 13 Fourier components
+    assert m["sum_sq_weights"] == pytest.approx(sum(float(t.detach().square().sum()) for t in params.values()), rel=1e-6)
+
+
+def test_restricted_logits_drop_noise_outside_key_frequencies():
+    noisy = FourierAlgorithm(P, [2, 5], scale=2.0, noise=3.0)
+    a, b, y = all_pairs(P)
+    mask = split_masks(P, [0.3], [0])[0]
+    m = measure(noisy, dict(noisy.named_parameters()), a, b, y, mask, [2, 5])
+    assert m["restricted_loss"] < m["test_loss"]  # the restricted logits drop the noise
+
+
+def test_callback_on_a_tiny_transformer_run(tmp_path):
+    cli = run("fit", "--config", str(ROOT / "configs" / "grokking" / "nanda_transformer.yaml"),
+              f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.accelerator=cpu",
+              "--model.init_args.p=11", "--data.init_args.p=11", "--model.init_args.d_model=16",
+              "--model.init_args.n_heads=2", "--model.init_args.d_head=8", "--model.init_args.d_mlp=32",
+              "--trainer.max_steps=30", "--data.init_args.steps_per_epoch=10",
+              "--trainer.callbacks.init_args.every_n_steps=10", "--trainer.callbacks.init_args.n_key_freqs=3",
+              "--trainer.callbacks.init_args.plot=false")
+    cb = next(c for c in cli.trainer.callbacks if isinstance(c, ProgressMeasures))
+    assert cb.history["step"] == [0, 10, 20, 30]
+    assert len(cb.key_freqs) == 3 and all(1 <= k <= 5 for k in cb.key_freqs)
+    for key, values in cb.history.items():
+        assert all(math.isfinite(v) for v in values), key
+    assert cb.history["train_loss"][-1] < cb.history["train_loss"][0]  # it trained
+    saved = json.loads((Path(cli.trainer.log_dir) / "progress.json").read_text())
+    assert saved["key_freqs"] == cb.key_freqs and set(saved["phases"]) == {
+        "memorisation_end", "circuit_formation_end", "cleanup_end"}
