@@ -2,4 +2,5 @@
 from mfnn.data.synthetic import SyntheticDataModule  # noqa: F401
 from mfnn.models.mlp import MLP, DeepMLP, TwoLayerMLP  # noqa: F401
 from mfnn.data.modular import ModularAdditionDataModule  # noqa: F401
-from mfnn.models.modular import ModularMLP, ModularTransformer  # noqa: F401
+from mfnn.models.modular import ModularMLP  # noqa: F401
+from mfnn.models.transformer import ModularTransformer  # noqa: F401
