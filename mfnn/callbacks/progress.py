@@ -1,7 +1,9 @@
 """Nanda et al.'s progress measures for a modular-addition transformer.
 
-Every `every_n_steps` steps the weights are copied to CPU; at the end of fit the key frequencies
-are read off the final W_E (as in the paper) and every snapshot is measured with them:
+Every `every_n_steps` steps the weights are copied to CPU and the measures that need no key
+frequencies (Gini coefficients, sum of squared weights) go to the loggers as progress/<name>.
+At the end of fit the key frequencies are read off the final W_E (as in the paper) and every
+snapshot is measured with them, on the training device:
     train/test loss and accuracy over all p^2 pairs,
     restricted loss: logits keeping only the per-class mean and the cos/sin w(a+b) directions of
         the key frequencies (all pairs),
@@ -13,7 +15,6 @@ Saved to run_dir/progress.pt and drawn with the three phase boundaries to figure
 from __future__ import annotations
 
 import json
-import math
 
 import lightning as L
 import torch
@@ -34,16 +35,28 @@ def cross_entropy64(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | 
 def measure(module, params: dict[str, torch.Tensor], a, b, y, train_mask, key_freqs: list[int]) -> dict[str, float]:
     """All progress measures of one weight snapshot. a, b, y: every pair (P,); train_mask (P,)."""
     p = module.p
+    device = next(module.parameters()).device
+    params = {n: t.to(device) for n, t in params.items()}
+    a, b, y, train_mask = (t.to(device) for t in (a, b, y, train_mask))
     logits = functional_call(module, params, (a, b)).double()  # (P, p)
     correct = logits.argmax(-1) == y
     mean = logits.mean(0, keepdim=True)
     key = key_frequency_logits(logits - mean, p, key_freqs)
-    W_E, W_U, W_out = params["W_E"][:p], params["W_U"], params["W_out"]
     return {
         "train_loss": cross_entropy64(logits, y, train_mask), "test_loss": cross_entropy64(logits, y, ~train_mask),
         "train_acc": float(correct[train_mask].float().mean()), "test_acc": float(correct[~train_mask].float().mean()),
         "restricted_loss": cross_entropy64(mean + key, y),
         "excluded_loss": cross_entropy64(logits - key, y, train_mask),
+        **weight_measures(params, p),
+    }
+
+
+@torch.no_grad()
+def weight_measures(params: dict[str, torch.Tensor], p: int) -> dict[str, float]:
+    """The measures read off the weights alone: Fourier sparsity of W_E (over input tokens) and of
+    the neuron-to-logit map W_out W_U (over output classes), and the sum of squared weights."""
+    W_E, W_U, W_out = params["W_E"][:p], params["W_U"], params["W_out"]
+    return {
         "gini_W_E": float(gini(component_norms(W_E, dim=0))),
         "gini_W_U": float(gini(component_norms(W_out @ W_U, dim=1))),
         "sum_sq_weights": float(sum(w.double().square().sum() for w in params.values())),
@@ -51,7 +64,7 @@ def measure(module, params: dict[str, torch.Tensor], a, b, y, train_mask, key_fr
 
 
 class ProgressMeasures(L.Callback):
-    """Nanda et al.'s progress measures on a cadence (weights snapshotted, measured at fit end)."""
+    """Nanda et al.'s progress measures on a cadence (weights snapshotted, measured at train end)."""
 
     def __init__(self, every_n_steps: int = 100, n_key_freqs: int = 5, plot: bool = True):
         require(every_n_steps > 0, "every_n_steps", f"must be > 0 (got {every_n_steps})")
@@ -66,7 +79,11 @@ class ProgressMeasures(L.Callback):
         step = int(trainer.global_step)
         if self.snapshots and self.snapshots[-1][0] == step:
             return
-        self.snapshots.append((step, {n: t.detach().float().cpu().clone() for n, t in pl_module.named_parameters()}))
+        params = {n: t.detach().float().cpu().clone() for n, t in pl_module.named_parameters()}
+        self.snapshots.append((step, params))
+        live = {f"progress/{k}": v for k, v in weight_measures(params, pl_module.p).items()}
+        for logger in trainer.loggers:
+            logger.log_metrics(live, step=step)
 
     def on_train_start(self, trainer, pl_module):
         if not self.snapshots:
@@ -76,11 +93,10 @@ class ProgressMeasures(L.Callback):
         if trainer.global_step % self.every_n_steps == 0:
             self.snapshot(trainer, pl_module)
 
-    def on_fit_end(self, trainer, pl_module):
+    def on_train_end(self, trainer, pl_module):  # before the loggers close
         self.snapshot(trainer, pl_module)
-        a, b, y, mask = (t.cpu() for t in trainer.datamodule.splits["val"])
-        module = pl_module.to("cpu") if pl_module.device.type != "cpu" else pl_module
-        self.compute(module, a, b, y, mask[0])
+        a, b, y, mask = trainer.datamodule.splits["val"]
+        self.compute(pl_module, a, b, y, mask[0])
         if not trainer.is_global_zero:
             return
         out = run_dir(trainer)
@@ -106,6 +122,3 @@ class ProgressMeasures(L.Callback):
     def load_state_dict(self, state_dict):
         self.snapshots = list(state_dict["snapshots"])
 
-
-def finite(x: float) -> bool:
-    return x is not None and not math.isnan(x)

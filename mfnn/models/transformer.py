@@ -60,22 +60,19 @@ class ModularTransformer(MFNNModule):
 
     def residual_final(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Residual stream at the last position after attention: (M,) -> (M, d)."""
-        p = self.p
-        e0 = self.W_E[:p] + self.W_pos[0]  # (p, d): token a at position 0, for every a
+        p, H, e = self.p, self.W_Q.shape[0], self.d_head
+        e0 = self.W_E[:p] + self.W_pos[0]  # (p, d): token a at position 0, for every value of a
         e1 = self.W_E[:p] + self.W_pos[1]
         e2 = self.W_E[p] + self.W_pos[2]  # (d,): "=" at position 2, the same for every pair
-        q = einsum(e2, self.W_Q, "d, h d e -> h e")
-        score0 = einsum(e0, self.W_K, q, "v d, h d e, h e -> v h")  # (p, H) per value of a
-        score1 = einsum(e1, self.W_K, q, "v d, h d e, h e -> v h")
-        score2 = einsum(e2, self.W_K, q, "d, h d e, h e -> h")
-        ov0 = einsum(e0, self.W_V, self.W_O, "v d, h d e, h e f -> v h f")  # (p, H, d)
-        ov1 = einsum(e1, self.W_V, self.W_O, "v d, h d e, h e f -> v h f")
-        ov2 = einsum(e2, self.W_V, self.W_O, "d, h d e, h e f -> h f")
-        scores = torch.stack([score0[a], score1[b], score2.expand(len(a), -1)], -1)  # (M, H, 3)
-        attn = (scores / math.sqrt(self.d_head)).softmax(-1)
-        attn_out = (einsum(attn[..., 0], ov0[a], "m h, m h f -> m f") + einsum(attn[..., 1], ov1[b], "m h, m h f -> m f")
-                    + attn[..., 2] @ ov2)
-        return e2 + attn_out
+        q = einsum(e2, self.W_Q, "d, h d e -> h e") / math.sqrt(e)  # the only query the output needs
+        k0, k1 = (einsum(x, self.W_K, "v d, h d e -> v h e") for x in (e0, e1))  # (p, H, e) tables
+        v0, v1 = (einsum(x, self.W_V, "v d, h d e -> v h e") for x in (e0, e1))
+        k2, v2 = einsum(e2, self.W_K, "d, h d e -> h e"), einsum(e2, self.W_V, "d, h d e -> h e")  # (H, e)
+        s0, s1, s2 = (k0 * q).sum(-1), (k1 * q).sum(-1), (k2 * q).sum(-1)  # (p, H), (p, H), (H,)
+        scores = torch.stack([s0[a], s1[b], s2.expand(len(a), H)], -1)  # (M, H, 3)
+        attn = scores.softmax(-1)
+        z = attn[..., 0, None] * v0[a] + attn[..., 1, None] * v1[b] + attn[..., 2, None] * v2  # (M, H, e)
+        return e2 + z.flatten(1) @ self.W_O.flatten(0, 1)  # W_O (H, e, d) -> (H e, d)
 
     def mlp_post(self, resid: torch.Tensor) -> torch.Tensor:
         return F.relu(resid @ self.W_in + self.b_in)  # (M, d_mlp)
