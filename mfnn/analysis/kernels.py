@@ -1,0 +1,146 @@
+"""Layer kernels and kernel-target alignment: is a hidden layer's representation shaped by the target?
+
+    K_l(x, x') = h_l(x) . h_l(x') / N                  (the layer's feature kernel, a Gram matrix)
+    A(K, K')   = <K_c, K'_c>_F / (|K_c|_F |K'_c|_F)     K_c = H K H, H = I - 11^T/n (centred alignment)
+    A(K, y)    = A(K, y y^T)                            (kernel-target alignment, KTA)
+
+A lazy (NTK/GP) network keeps its initial kernel, so its KTA stays at the GP value; a feature-learning
+(mean-field) network bends its kernels towards y y^T. With features h (n, N), K_c = h_c h_c^T (h_c:
+column-centred), so A(K, y) = |h_c^T y_c|^2 / (|h_c^T h_c|_F |y_c|^2) costs O(n N^2), not O(n^2 N).
+
+`KernelAlignment` is the callback that records every hidden layer's KTA on a fixed probe set during fit.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from mfnn.errors import require
+
+
+def centre(K: torch.Tensor) -> torch.Tensor:
+    """H K H: subtract row and column means (K: (n, n))."""
+    return K - K.mean(0, keepdim=True) - K.mean(1, keepdim=True) + K.mean()
+
+
+def alignment(K1: torch.Tensor, K2: torch.Tensor, centred: bool = True) -> float:
+    """Cosine between two kernel matrices in Frobenius geometry (centred by default)."""
+    if centred:
+        K1, K2 = centre(K1), centre(K2)
+    return float((K1 * K2).sum() / (K1.norm() * K2.norm()))
+
+
+def as_columns(y: torch.Tensor) -> torch.Tensor:
+    return y.reshape(len(y), -1).to(torch.float64)  # (n,) or (n, C) -> (n, C)
+
+
+def target_kernel(y: torch.Tensor) -> torch.Tensor:
+    """y y^T: (n, n) for targets y (n,) or (n, C)."""
+    y = as_columns(y)
+    return y @ y.T
+
+
+def feature_kernel(h: torch.Tensor) -> torch.Tensor:
+    """h h^T / N for features h (n, N)."""
+    return h @ h.T / h.shape[1]
+
+
+def target_alignment(K: torch.Tensor, y: torch.Tensor) -> float:
+    """Centred KTA A(K, y y^T) from a kernel matrix K (n, n)."""
+    return alignment(K.to(torch.float64), target_kernel(y))
+
+
+def feature_target_alignment(h: torch.Tensor, y: torch.Tensor) -> float:
+    """Centred KTA of the kernel h h^T (any scale), computed from the features h (n, N) without an n x n matrix."""
+    h = h.to(torch.float64)
+    y = as_columns(y)
+    h_c, y_c = h - h.mean(0), y - y.mean(0)
+    cross = h_c.T @ y_c  # (N, C)
+    return float(cross.square().sum() / ((h_c.T @ h_c).norm() * (y_c.T @ y_c).norm()))
+
+
+@torch.no_grad()
+def layer_features(net, x: torch.Tensor) -> list[torch.Tensor]:
+    """Post-activations of every hidden layer of an MLPNet-like `net` (depth, hidden(x, upto)): [(n, N)] * depth."""
+    return [net.hidden(x, l) for l in range(net.depth)]
+
+
+def layer_kernels(net, x: torch.Tensor) -> list[torch.Tensor]:
+    """Feature kernel K_l = h_l h_l^T / N of every hidden layer: [(n, n)] * depth."""
+    return [feature_kernel(h) for h in layer_features(net, x)]
+
+
+def layer_alignments(net, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """KTA of every hidden layer's kernel with y y^T."""
+    return [feature_target_alignment(h, y) for h in layer_features(net, x)]
+
+
+def neuron_target_correlation(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of each neuron's activation with a scalar target: h (n, N), y (n,) -> (N,)."""
+    h, y = h.to(torch.float64), y.reshape(-1).to(torch.float64)
+    h_c, y_c = h - h.mean(0), y - y.mean()
+    return (h_c.T @ y_c) / (h_c.norm(dim=0) * y_c.norm()).clamp_min(1e-300)
+
+
+def kernel_regression(K_train: torch.Tensor, K_test: torch.Tensor, y: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
+    """Kernel ridge regression (the GP posterior mean): K_test (m, n) (K_train + ridge * mean(diag) I)^-1 y.
+    K_train (n, n), y (n,) or (n, C) -> predictions (m,) or (m, C)."""
+    K = K_train.to(torch.float64)
+    jitter = ridge * K.diagonal().mean()
+    alpha = torch.linalg.solve(K + jitter * torch.eye(len(K), dtype=K.dtype, device=K.device), y.to(K))
+    return K_test.to(K) @ alpha
+
+
+def subspace_fraction(W: torch.Tensor, U: torch.Tensor) -> float:
+    """Share of the squared norm of rows W (N, D) that lies in span(U) (U: (D, k), orthonormal columns).
+    Isotropic rows give k / D; rows inside the subspace give 1."""
+    W = W.detach().to(torch.float64)
+    return float((W @ U.to(W)).square().sum() / W.square().sum())
+
+
+class KernelAlignment(L.Callback):
+    """Every `every_n_steps` steps (and at start and end of fit): the KTA of each hidden layer's kernel
+    on the first `n_probe` validation points (fixed for the whole fit). Saved as kernel_alignment.json
+    in the run directory: {"layers": depth, "steps": [...], "kta": [[A_0, ..., A_{depth-1}], ...]}."""
+
+    def __init__(self, every_n_steps: int = 100, n_probe: int = 2048):
+        require(every_n_steps > 0, "every_n_steps", f"must be > 0 (got {every_n_steps})")
+        require(n_probe > 1, "n_probe", f"must be > 1 (got {n_probe})")
+        self.every_n_steps, self.n_probe = every_n_steps, n_probe
+        self.steps: list[int] = []
+        self.kta: list[list[float]] = []
+        self.probe: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def record(self, trainer, pl_module) -> None:
+        if self.probe is None:
+            x, y = next(iter(trainer.datamodule.val_dataloader()))[:2]
+            self.probe = (x[: self.n_probe], y[: self.n_probe])
+        step = int(trainer.global_step)
+        if self.steps and self.steps[-1] == step:
+            return
+        net = getattr(pl_module, "net", pl_module)
+        self.steps.append(step)
+        self.kta.append(layer_alignments(net, *self.probe))
+
+    def on_train_start(self, trainer, pl_module):
+        self.record(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step % self.every_n_steps == 0:
+            self.record(trainer, pl_module)
+
+    def on_fit_end(self, trainer, pl_module):
+        self.record(trainer, pl_module)
+        if trainer.is_global_zero:
+            out = Path(trainer.log_dir or trainer.default_root_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "kernel_alignment.json").write_text(json.dumps(self.state_dict()))
+
+    def state_dict(self):
+        return {"layers": len(self.kta[0]) if self.kta else 0, "steps": self.steps, "kta": self.kta}
+
+    def load_state_dict(self, state_dict):
+        self.steps, self.kta = list(state_dict["steps"]), [list(k) for k in state_dict["kta"]]
