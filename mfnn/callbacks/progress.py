@@ -122,3 +122,22 @@ class ProgressMeasures(L.Callback):
     def load_state_dict(self, state_dict):
         self.snapshots = list(state_dict["snapshots"])
 
+
+
+def fourier_figure(W_E_power: torch.Tensor, key_freqs: list[int], logit_norms: torch.Tensor, path):
+    """Left: power of W_E at each frequency k >= 1 (key frequencies highlighted). Right: norms of the
+    logits' 2D Fourier components (a-basis x b-basis, summed over classes; constant removed)."""
+    from mfnn.plotting import BACKGROUND, FOREGROUND, plt, save
+
+    k = torch.arange(1, len(W_E_power))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    colours = [FOREGROUND if int(f) in key_freqs else BACKGROUND for f in k]
+    axes[0].bar(k.numpy(), W_E_power[1:].float().numpy(), color=colours)
+    axes[0].set_xlabel("frequency k"), axes[0].set_ylabel("power of W_E (over tokens)")
+    axes[0].set_title(f"W_E in the Fourier basis; key frequencies {key_freqs}")
+    im = axes[1].imshow(logit_norms.float().numpy(), cmap="viridis", origin="lower")
+    axes[1].set_xlabel("b basis index (const, cos 1, sin 1, ...)"), axes[1].set_ylabel("a basis index")
+    axes[1].set_title("logits: 2D Fourier component norms")
+    plt.colorbar(im, ax=axes[1])
+    fig.tight_layout()
+    return save(fig, path)
