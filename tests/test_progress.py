@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from mfnn.callbacks.progress import ProgressMeasures, measure
+from mfnn.callbacks.progress import ProgressMeasures, measure, weight_measures
 from mfnn.cli import run
 from mfnn.data.modular import all_pairs, split_masks
 
@@ -52,6 +52,22 @@ def test_restricted_and_excluded_loss_on_the_exact_algorithm():
     assert m["sum_sq_weights"] == pytest.approx(sum(float(t.detach().square().sum()) for t in params.values()), rel=1e-6)
 
 
+def test_weight_measures_known_answers():
+    """Gini of Fourier norms: one frequency in W_E and in W_out W_U -> sparse; i.i.d. noise -> dense."""
+    p = 31
+    x = torch.arange(p + 1, dtype=torch.float64)
+    cos = torch.cos(2 * math.pi * 4 * x / p)
+    sparse = {"W_E": cos[:, None].repeat(1, 3), "W_out": torch.eye(3, dtype=torch.float64),
+              "W_U": cos[None, :p].repeat(3, 1)}
+    m = weight_measures(sparse, p)
+    n = p  # one of p Fourier basis vectors carries all the norm: Gini = 1 - 1/p
+    assert m["gini_W_E"] == pytest.approx(1 - 1 / n, abs=1e-6) and m["gini_W_U"] == pytest.approx(1 - 1 / n, abs=1e-6)
+    assert m["sum_sq_weights"] == pytest.approx(float(sum(t.square().sum() for t in sparse.values())))
+    g = torch.Generator().manual_seed(0)
+    dense = {k: torch.randn(v.shape, generator=g, dtype=torch.float64) for k, v in sparse.items()}
+    assert weight_measures(dense, p)["gini_W_E"] < 0.5
+
+
 def test_restricted_logits_drop_noise_outside_key_frequencies():
     noisy = FourierAlgorithm(P, [2, 5], scale=2.0, noise=3.0)
     a, b, y = all_pairs(P)
@@ -74,6 +90,8 @@ def test_callback_on_a_tiny_transformer_run(tmp_path):
     for key, values in cb.history.items():
         assert all(math.isfinite(v) for v in values), key
     assert cb.history["train_loss"][-1] < cb.history["train_loss"][0]  # it trained
+    header = (Path(cli.trainer.log_dir) / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"progress/gini_W_E", "progress/gini_W_U", "progress/sum_sq_weights"} <= set(header)  # logged live
     saved = json.loads((Path(cli.trainer.log_dir) / "progress.json").read_text())
     assert saved["key_freqs"] == cb.key_freqs and set(saved["phases"]) == {
         "memorisation_end", "circuit_formation_end", "cleanup_end"}
