@@ -1,14 +1,20 @@
 """The batched foreground trainer: exact per-neuron gradients, no interaction between neurons, the same
 particle dynamics as the background's own neurons, and the ForegroundCheck callback on a tiny net."""
+import math
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
+from lightning.pytorch.loggers import CSVLogger
 
-from mfnn.callbacks.foreground import (ForegroundCheck, Trajectory, foreground_step, neuron_features,
-                                       train_foreground)
+from mfnn.callbacks import NeuronCloud
+from mfnn.callbacks.foreground import (Foreground, ForegroundCheck, Trajectory, foreground_step, forward_from,
+                                       neuron_features, next_preactivation, train_foreground)
 from mfnn.cli import run
-from mfnn.models.mlp import ACTIVATIONS, MLPNet
+from mfnn.data.synthetic import SyntheticDataModule
+from mfnn.errors import ConfigError
+from mfnn.models.mlp import ACTIVATIONS, DeepMLP, MLPNet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,12 +98,82 @@ def test_trajectory_returns_state_at_or_before_step():
     assert float(traj.at(99).a[0]) == 10.0
 
 
-def test_middle_layer_is_not_implemented_yet():
-    net = MLPNet(2, 8, depth=3)
-    with pytest.raises(NotImplementedError, match="middle layer"):
-        train_foreground(net, xor_batch(8), 4, steps=1, layer=0)
-    fg = train_foreground(net, xor_batch(16), 4, steps=2)  # the last hidden layer works at any depth
-    assert fg.W.shape == (4, 8) and fg.predict(net, torch.zeros(3, 2)).shape == (3,)
+def test_forward_from_matches_net():
+    net = MLPNet(3, 16, depth=3, activation="tanh", output_dim=2)
+    x = torch.randn(10, 3)
+    for layer in (0, 1):
+        z = next_preactivation(net, net.hidden(x, layer), layer)
+        torch.testing.assert_close(forward_from(net, z, layer + 1), net(x))
+
+
+@pytest.mark.parametrize("layer,param", [(0, "mean_field"), (1, "mean_field"), (1, "ntk")])
+def test_middle_layer_foreground_replays_its_background_neuron_exactly(layer, param):
+    """A middle-layer neuron's gradient is the linear response of the frozen layers around it: a
+    foreground neuron started on background neuron i and replaying the recorded trajectory (full batch)
+    follows neuron i step for step, although neuron i kept changing the layers above and below."""
+    torch.manual_seed(0)
+    N, lr, steps = 24, 0.05, 25
+    net = MLPNet(2, N, depth=3, activation="tanh", parameterization=param)
+    idx = torch.tensor([0, 5, 17])
+    nb = net.neurons(layer)
+    init = tuple(t.detach()[idx].clone() for t in (nb["W"], nb["b"], nb["a"]))
+    x, y = xor_batch(64)(torch.Generator().manual_seed(0))
+    scale = N if param == "mean_field" else 1  # MFNNModule's mean-field SGD: lr x N, weight decay / N
+    opt = torch.optim.SGD(net.parameters(), lr=lr * scale, weight_decay=1e-3 / scale)
+    traj = Trajectory(net)
+    for step in range(steps):
+        traj.record(step, net)
+        loss = (net(x) - y).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    fg = train_foreground(net, lambda g: (x, y), init=init, lr=lr, weight_decay=1e-3, trajectory=traj, layer=layer,
+                          chunk=2)
+    nb = net.neurons(layer)
+    moved = (nb["W"].detach()[idx] - init[0]).norm()
+    assert moved > 1e-3 * init[0].norm()
+    torch.testing.assert_close(fg.W, nb["W"].detach()[idx], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(fg.b, nb["b"].detach()[idx], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(fg.a, nb["a"].detach()[idx], rtol=1e-4, atol=1e-5)
+    assert fg.a.shape == (3, N) and fg.readout == 1 / math.sqrt(3)
+
+
+def test_assembled_middle_layer_network_is_the_background_when_given_its_neurons():
+    net = MLPNet(2, 12, depth=3, activation="relu")
+    nb = net.neurons(1)
+    same = Foreground(nb["W"].detach(), nb["b"].detach(), nb["a"].detach(), 1, 1 / math.sqrt(12))
+    x = torch.randn(9, 2)
+    torch.testing.assert_close(same.predict(net, x), net(x).detach())
+    fg = train_foreground(net, xor_batch(16), 40, steps=3, layer=1)
+    assert fg.W.shape == (40, 12) and fg.a.shape == (40, 12) and fg.predict(net, x).shape == (9,)
+    with pytest.raises(ConfigError, match="layer"):
+        train_foreground(net, xor_batch(8), 4, steps=1, layer=3)
+
+
+def test_callback_on_depth3_model(tmp_path):
+    """ForegroundCheck on every hidden layer of a DeepMLP (full-batch train split: the foreground sees it),
+    next to NeuronCloud callbacks on two layers."""
+    model = DeepMLP(input_dim=2, width=16, depth=3, activation="tanh",
+                    optimizer=lambda p: torch.optim.SGD(p, lr=0.05, weight_decay=1e-3))  # base values
+    data = SyntheticDataModule(input_dim=2, target="xor", train_size=64, val_size=128, steps_per_epoch=10)
+    check = ForegroundCheck(n_neurons=24, layers=[0, 1, 2], probes=["same"], record_every=2)
+    clouds = [NeuronCloud(every_n_steps=10, layer=l) for l in (0, 1)]
+    trainer = L.Trainer(max_steps=20, callbacks=[check, *clouds], logger=CSVLogger(tmp_path), accelerator="cpu",
+                        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    trainer.fit(model, data)
+    assert sorted(check.foregrounds) == [0, 1, 2]
+    assert check.foregrounds[0]["same"].W.shape == (24, 2) and check.foregrounds[1]["same"].W.shape == (24, 16)
+    assert check.foregrounds[1]["same"].a.shape == (24, 16) and check.foregrounds[2]["same"].a.shape == (24, 1)
+    assert ForegroundCheck.optimiser_settings(trainer) == (pytest.approx(0.05), pytest.approx(1e-3))
+    for layer in (0, 1, 2):
+        m = check.metrics[layer]["same"]
+        assert all(math.isfinite(v) for v in m.values()) and m["mmd"] > 0
+        assert m["fg_loss"] > 0 and m["resampled_loss"] > 0
+    out = Path(trainer.log_dir)
+    saved = torch.load(out / "foreground.pt", weights_only=False)
+    assert saved["foregrounds"][1]["same"]["W"].shape == (24, 16)
+    assert (out / "clouds.pt").exists() and (out / "clouds_layer1.pt").exists()
+    assert torch.load(out / "clouds_layer1.pt")["snapshots"][-1]["a"].shape == (16, 16)
 
 
 def test_callback_on_tiny_network(tmp_path):
@@ -107,13 +183,13 @@ def test_callback_on_tiny_network(tmp_path):
               "--data.init_args.steps_per_epoch=10", "--trainer.check_val_every_n_epoch=1",
               "--trainer.callbacks.init_args.n_neurons=48")
     check = [c for c in cli.trainer.callbacks if isinstance(c, ForegroundCheck)][0]
-    assert set(check.foregrounds) == {"same", "mean_field"}
-    fg = check.foregrounds["same"]
+    assert list(check.foregrounds) == [0] and set(check.foregrounds[0]) == {"same", "mean_field"}
+    fg = check.foregrounds[0]["same"]
     assert fg.W.shape == (48, 2) and fg.a.shape == (48, 1) and fg.steps == 30
-    m = check.metrics["same"]
+    m = check.metrics[0]["same"]
     assert all(torch.isfinite(torch.tensor(v)) for v in m.values())
     assert m["bg_loss"] < m["target_var"] and m["mmd"] > 0
     saved = torch.load(Path(cli.trainer.log_dir) / "foreground.pt", weights_only=False)
-    assert saved["mode"] == "trajectory" and saved["foregrounds"]["mean_field"]["W"].shape == (48, 2)
+    assert saved["mode"] == "trajectory" and saved["foregrounds"][0]["mean_field"]["W"].shape == (48, 2)
     assert check.trajectory is None  # the recorded states are dropped after use
     assert ForegroundCheck.optimiser_settings(cli.trainer) == (0.5, 0.0)

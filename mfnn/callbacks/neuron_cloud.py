@@ -1,5 +1,15 @@
 """Neuron clouds: every k steps, each hidden neuron of one layer as a point (incoming row, bias,
-outgoing weight). Saved as tensors (clouds.pt), drawn as PNG, and logged to wandb when it is on."""
+outgoing weight). Saved as tensors, drawn as PNG, and logged to wandb when it is on.
+
+Any hidden layer of an MLPNet (`layer`, 0-based): layer 0's particles are (w in R^d, b, a), a middle
+layer's are (w in R^N: its row of W_hidden[layer-1], b, a in R^N: its column of W_hidden[layer]), the
+last layer's outgoing weight is the readout a (N, C). One callback per layer; several may coexist
+(their checkpoint state is keyed by layer). Files: run_dir/clouds.pt for layer 0 (the two-layer
+default), run_dir/clouds_layer{L}.pt for L > 0, each {"layer", "snapshots": [{"step", "W", "b", "a"}]};
+figures/cloud_layer{L}.png. Rows of more than 2 dimensions are drawn in one 2-d basis for every panel
+(the top principal components of the last snapshot), coloured by the outgoing weight (its component
+along its own top principal component when it has several).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,6 +28,12 @@ def neurons_of(pl_module, layer: int) -> dict[str, torch.Tensor | None]:
     if not hasattr(net, "neurons"):
         raise TypeError(f"{type(net).__name__} has no neurons(layer) method: it cannot give a neuron cloud")
     return net.neurons(layer)
+
+
+def top_components(X: torch.Tensor, k: int = 2) -> torch.Tensor:
+    """(D, k): the top-k principal directions of the rows of X (N, D)."""
+    X = X.float()
+    return torch.linalg.svd(X - X.mean(0), full_matrices=False).Vh[:k].T
 
 
 def run_dir(trainer) -> Path:
@@ -58,21 +74,30 @@ class NeuronCloud(L.Callback):
             return
         out = run_dir(trainer)
         out.mkdir(parents=True, exist_ok=True)
-        torch.save({"layer": self.layer, "snapshots": self.snapshots}, out / "clouds.pt")
+        torch.save({"layer": self.layer, "snapshots": self.snapshots}, out / self.filename)
         if self.plot:
             self.draw(out / "figures" / f"cloud_layer{self.layer}.png")
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 self.log_wandb(logger, last)
 
+    @property
+    def filename(self) -> str:
+        return "clouds.pt" if self.layer == 0 else f"clouds_layer{self.layer}.pt"
+
     def draw(self, path: Path) -> Path:
         picks = self.snapshots if len(self.snapshots) <= 4 else [self.snapshots[i] for i in
                                                                  (0, len(self.snapshots) // 3, 2 * len(self.snapshots) // 3, -1)]
+        last = self.snapshots[-1]
+        basis = top_components(last["W"]) if last["W"].shape[1] > 2 else None  # (D, 2), shared by every panel
+        a_basis = top_components(last["a"], 1) if last.get("a") is not None and last["a"].shape[1] > 1 else None
         fig, axes = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 4), squeeze=False)
         for ax, snap in zip(axes[0], picks):
             W, a = snap["W"][: self.max_points], snap.get("a")
-            cloud_scatter(ax, W, None if a is None else a[: self.max_points], title=f"step {snap['step']}")
-        fig.suptitle(f"neuron cloud, hidden layer {self.layer}")
+            colour = None if a is None else (a[: self.max_points] if a_basis is None else a[: self.max_points] @ a_basis)
+            cloud_scatter(ax, W, colour, title=f"step {snap['step']}", basis=basis)
+        extra = "" if basis is None else f" (rows in R^{last['W'].shape[1]}: top-2 PCs of the last step)"
+        fig.suptitle(f"neuron cloud, hidden layer {self.layer}{extra}")
         return save(fig, path)
 
     def log_wandb(self, logger: WandbLogger, snap: dict) -> None:
