@@ -157,8 +157,9 @@ def test_callback_on_depth3_model(tmp_path):
                     optimizer=lambda p: torch.optim.SGD(p, lr=0.05, weight_decay=1e-3))  # base values
     data = SyntheticDataModule(input_dim=2, target="xor", train_size=64, val_size=128, steps_per_epoch=10)
     check = ForegroundCheck(n_neurons=24, layers=[0, 1, 2], probes=["same"], record_every=2)
+    final = ForegroundCheck(n_neurons=8, mode="final", steps=5, layers=1, save=False)
     clouds = [NeuronCloud(every_n_steps=10, layer=l) for l in (0, 1)]
-    trainer = L.Trainer(max_steps=20, callbacks=[check, *clouds], logger=CSVLogger(tmp_path), accelerator="cpu",
+    trainer = L.Trainer(max_steps=20, callbacks=[check, final, *clouds], logger=CSVLogger(tmp_path), accelerator="cpu",
                         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
     trainer.fit(model, data)
     assert sorted(check.foregrounds) == [0, 1, 2]
@@ -169,6 +170,8 @@ def test_callback_on_depth3_model(tmp_path):
         m = check.metrics[layer]["same"]
         assert all(math.isfinite(v) for v in m.values()) and m["mmd"] > 0
         assert m["fg_loss"] > 0 and m["resampled_loss"] > 0
+    assert list(final.foregrounds) == [1] and final.foregrounds[1]["same"].steps == 5
+    assert math.isfinite(final.metrics[1]["same"]["fg_loss"])
     out = Path(trainer.log_dir)
     saved = torch.load(out / "foreground.pt", weights_only=False)
     assert saved["foregrounds"][1]["same"]["W"].shape == (24, 16)
