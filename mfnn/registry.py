@@ -4,3 +4,5 @@ from mfnn.models.mlp import MLP, DeepMLP, TwoLayerMLP  # noqa: F401
 from mfnn.data.modular import ModularAdditionDataModule  # noqa: F401
 from mfnn.models.modular import ModularMLP  # noqa: F401
 from mfnn.models.transformer import ModularTransformer  # noqa: F401
+from mfnn.models.attention import DotProductAttention, LinearPositional  # noqa: F401
+from mfnn.data.attention import AttentionDataModule  # noqa: F401

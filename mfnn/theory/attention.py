@@ -316,32 +316,38 @@ class AttentionTheory:
             start, warm = (fp.q, fp.m, fp.V, fp.theta), fp.prox
         return out
 
+    def branch(self, alphas, branch: str, **kw) -> list[FixedPoint]:
+        """The branch on an increasing grid: continuation upwards and downwards in alpha, keeping at each
+        alpha the fixed point with the lower training loss (the equations have several fixed points of each
+        kind; the lower one is the branch's minimiser, and one sweep direction alone can miss it)."""
+        alphas = np.sort(np.asarray(alphas, dtype=float))
+        up = self.sweep(alphas, branch, **kw)
+        down = self.sweep(alphas[::-1], branch, **kw)[::-1]
+        return [min((u, d), key=lambda f: f.train_loss if f.converged else np.inf) for u, d in zip(up, down)]
+
+    def refine(self, alpha: float, anchors: list[FixedPoint], **kw) -> FixedPoint:
+        """Fixed point at `alpha` started from each anchor (same branch, nearby alpha); the lowest loss."""
+        fps = [self.solve(alpha, start=(f.q, f.m, f.V, f.theta), warm=f.prox, **kw) for f in anchors]
+        return min(fps, key=lambda f: f.train_loss if f.converged else np.inf)
+
     def critical_alpha(self, lo: float = 0.3, hi: float = 2.5, step: float = 0.1, xtol: float = 2e-3,
                        **kw) -> float:
         """alpha_c where the semantic branch's training loss first crosses below the positional one's.
 
-        Both branches are followed by continuation on a grid of spacing `step`; the first sign change of
-        e_t(sem) - e_t(pos) is refined with brentq, each solve warm-started from the grid point below.
+        Both branches on a grid of spacing `step` (see `branch`); the first sign change (+ to -) of
+        e_t(sem) - e_t(pos) is refined with brentq, each solve started from the bracketing grid points.
         Returns nan when no crossing lies in [lo, hi].
         """
         grid = np.arange(lo, hi + 1e-9, step)
-        prev = None
-        state = {"semantic": (None, None), "positional": (None, None)}
-        for a in grid:
-            fps = {}
-            for br in state:
-                start, warm = state[br]
-                fps[br] = self.solve(float(a), start=start, branch=br, warm=warm, **kw)
-            gap = fps["semantic"].train_loss - fps["positional"].train_loss
-            if prev is not None and prev[1] > 0 >= gap:
-                anchors = prev[2]
-
+        sem, pos = self.branch(grid, "semantic", **kw), self.branch(grid, "positional", **kw)
+        gap = np.array([s.train_loss - p.train_loss for s, p in zip(sem, pos)])
+        for i in range(1, len(grid)):
+            if gap[i - 1] > 0 >= gap[i]:
                 def gap_at(x):
-                    e = {br: self.solve(x, start=(f.q, f.m, f.V, f.theta), warm=f.prox, **kw).train_loss
-                         for br, f in anchors.items()}
-                    return e["semantic"] - e["positional"]
-
-                return float(brentq(gap_at, prev[0], float(a), xtol=xtol))
-            prev = (float(a), gap, fps)
-            state = {br: ((f.q, f.m, f.V, f.theta), f.prox) for br, f in fps.items()}
+                    return (self.refine(x, [sem[i - 1], sem[i]], **kw).train_loss
+                            - self.refine(x, [pos[i - 1], pos[i]], **kw).train_loss)
+                g_lo, g_hi = gap_at(grid[i - 1]), gap_at(grid[i])
+                if not g_lo > 0 >= g_hi:  # refinement moved a branch: fall back to linear interpolation
+                    return float(grid[i - 1] + step * gap[i - 1] / (gap[i - 1] - gap[i]))
+                return float(brentq(gap_at, grid[i - 1], grid[i], xtol=xtol))
         return float("nan")
