@@ -6,3 +6,4 @@ from mfnn.models.modular import ModularMLP  # noqa: F401
 from mfnn.models.transformer import ModularTransformer  # noqa: F401
 from mfnn.models.attention import DotProductAttention, LinearPositional  # noqa: F401
 from mfnn.data.attention import AttentionDataModule  # noqa: F401
+from mfnn.models.teacher_student import ErfStudent  # noqa: F401

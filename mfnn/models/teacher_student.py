@@ -24,6 +24,8 @@ from mfnn.errors import require, require_positive
 from mfnn.models.base import MFNNModule
 from mfnn.optim.langevin import Langevin
 
+COS_BINS = 40  # resolution of the |cos(w, w*)| histograms
+
 
 def erf_student_forward(W: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """W: (C, N, d), a: (C, N), x: (B, d) -> f: (C, B)."""
@@ -108,7 +110,16 @@ class ErfStudent(MFNNModule):
         metrics = {"mse": mse.mean(), **{k: v.mean() for k, v in self.order_parameters().items()}}
         return loss, metrics
 
+    def cos_histogram(self, bins: int = COS_BINS) -> torch.Tensor:
+        """Per chain (C, bins): the fraction of neurons in each |cos(w, w*)| bin on [0, 1] (the neuron cloud
+        seen along the teacher; two separated modes = droplets of specialised neurons)."""
+        _, cos = teacher_overlaps(self.W.detach(), self.w_star)
+        idx = (cos.abs() * bins).long().clamp_max(bins - 1)  # (C, N)
+        hist = torch.zeros(self.chains, bins, device=cos.device).scatter_add_(1, idx, torch.ones_like(cos))
+        return hist / self.N
+
     def posterior_statistics(self, x_val: torch.Tensor) -> dict[str, torch.Tensor]:
-        """What PosteriorAverage accumulates: the posterior-mean predictor and the order parameters."""
+        """What PosteriorAverage accumulates: the posterior-mean predictor, the order parameters and the
+        |cos| histogram of the neuron cloud."""
         with torch.no_grad():
-            return {"val_pred": self(x_val), **self.order_parameters()}
+            return {"val_pred": self(x_val), **self.order_parameters(), "cos_hist": self.cos_histogram()}
