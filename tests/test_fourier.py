@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from mfnn.analysis.fourier import (component_norms, fourier_basis, frequency_power, gini, ipr, key_frequencies,
-                                   key_frequency_logits, neuron_ipr, neuron_phases, significant_components, wrap)
+from mfnn.analysis.fourier import (coefficient_at, component_norms, dominant_frequency, fourier_basis, frequency_power,
+                                   gini, ipr, key_frequencies, key_frequency_logits, neuron_ipr, neuron_phases,
+                                   significant_components, wrap)
 from mfnn.analysis.phases import critical_fraction, first_step_at_least, nanda_phases
 
 P = 11
@@ -50,6 +51,23 @@ def test_neuron_phases_recover_frequencies_and_the_phase_relation():
     assert out["phase_sum"].abs().max() < 1e-5
     W_bad = torch.stack([cosine(k, a + b + 1.5) for k, a, b in zip(freqs, phi1, phi2)])
     assert torch.allclose(neuron_phases(W_in, W_bad, P)["phase_sum"], torch.full((N,), -1.5), atol=1e-5)
+
+
+def test_coefficient_and_dominant_frequency_of_known_cosines():
+    amps, phases, freqs = [2.0, 0.5, 1.0], [0.3, -2.0, 1.2], [1, 4, 5]
+    W = torch.stack([cosine(k, ph, amp=A) for k, ph, A in zip(freqs, phases, amps)])
+    z = coefficient_at(W, torch.tensor(freqs))
+    assert torch.allclose(z.abs(), torch.tensor(amps, dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(torch.angle(z), torch.tensor(phases, dtype=torch.float64), atol=1e-9)
+    # neuron 0: frequency 3 on both halves plus a weaker 2 on one: dominant 3 with share 2*4 / (2*4 + 1)
+    W_in = torch.stack([torch.cat([cosine(3, 0.1, amp=2.0) + cosine(2, 0.0), cosine(3, 1.0, amp=2.0)]),
+                        torch.cat([cosine(5, 0.0), cosine(5, 0.4)])])
+    k, share = dominant_frequency(W_in, P)
+    assert k.tolist() == [3, 5]
+    assert share[0].item() == pytest.approx(8 / 9) and share[1].item() == pytest.approx(1.0)
+    # a random row spreads its power: IPR ~ 2 / (number of frequencies), far from 1
+    g = torch.Generator().manual_seed(0)
+    assert neuron_ipr(torch.randn(2000, 2 * 97, generator=g), 97).mean().item() == pytest.approx(2 / 48, rel=0.1)
 
 
 def test_key_frequencies_of_an_embedding_built_from_known_cosines():

@@ -52,10 +52,25 @@ def neuron_ipr(W_in: torch.Tensor, p: int, r: float = 2.0) -> torch.Tensor:
     return 0.5 * (ipr(W_in[..., :p], r) + ipr(W_in[..., p:], r))
 
 
+def coefficient_at(W: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """A e^{i phi} with W_x ~ A cos(2 pi k x / p + phi) for each row of W (N, p) at its own frequency
+    k (N,), 1 <= k < p/2. Complex (N,)."""
+    p = W.shape[-1]
+    X = torch.fft.rfft(W.double(), dim=-1)  # X_k = (p A / 2) e^{i phi}
+    return X.gather(-1, k[:, None]).squeeze(-1) * (2 / p)
+
+
 def phase_at(W: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """phi with W_x ~ A cos(2 pi k x / p + phi) for each row of W (N, p) at its own frequency k (N,)."""
-    X = torch.fft.rfft(W.double(), dim=-1)  # X_k = (p A / 2) e^{i phi}
-    return torch.angle(X.gather(-1, k[:, None]).squeeze(-1)).float()
+    return torch.angle(coefficient_at(W, k)).float()
+
+
+def dominant_frequency(W_in: torch.Tensor, p: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gromov MLP: each neuron's frequency k >= 1 with the most power over both halves of its W_in
+    row (N, 2p), and the share of the row's non-constant power it carries. (N,) each."""
+    power = (frequency_power(W_in[..., :p]) + frequency_power(W_in[..., p:]))[..., 1:]
+    top = power.max(-1)
+    return top.indices + 1, top.values / power.sum(-1)
 
 
 def wrap(phi: torch.Tensor) -> torch.Tensor:
@@ -69,8 +84,7 @@ def neuron_phases(W_in: torch.Tensor, W_out: torch.Tensor, p: int) -> dict[str, 
     with phi1 + phi2 - phi3 = 0 (mod 2 pi). W_in (N, 2p), W_out (N, p) -> per neuron: freq, phi1, phi2,
     phi3 and phase_sum = wrap(phi1 + phi2 - phi3)."""
     W_a, W_b = W_in[:, :p], W_in[:, p:]
-    power = frequency_power(W_a) + frequency_power(W_b)  # (N, p//2 + 1)
-    k = power[:, 1:].argmax(-1) + 1
+    k, _ = dominant_frequency(W_in, p)
     phi1, phi2, phi3 = phase_at(W_a, k), phase_at(W_b, k), phase_at(W_out, k)
     return {"freq": k, "phi1": phi1, "phi2": phi2, "phi3": phi3, "phase_sum": wrap(phi1 + phi2 - phi3)}
 
