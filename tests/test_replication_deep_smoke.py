@@ -1,0 +1,27 @@
+"""The deep replication path at tiny size (d = 8, N = 16, 20 steps): both fits, kernel alignment, GP reference,
+figures and report. The numbers are not expected to pass at this size; the outputs must all exist."""
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("deep_run", ROOT / "replications" / "deep" / "run.py")
+deep = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(deep)
+
+
+def test_deep_replication_tiny(tmp_path, capsys):
+    assert deep.main(["--tiny", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]) == 0
+    out = tmp_path / "out"
+    for name in ("report.md", "metrics.json", "kta_layers.png", "clouds.png", "test_curves.png"):
+        assert (out / name).stat().st_size > 0, name
+    payload = json.loads((out / "metrics.json").read_text())
+    assert len(payload["checks"]) == 9
+    mf, lazy = payload["metrics"]["mean_field"], payload["metrics"]["lazy"]
+    assert mf["width"] == 16 and mf["depth"] == 3 and mf["steps"][0] == 0 and mf["steps"][-1] == 20
+    assert len(mf["kta_init"]) == len(mf["kta_final"]) == 3
+    assert mf["kta_init"] == lazy["kta_init"]  # same initial hidden layers: only the readout scale differs
+    assert all(0 <= a <= 1 for a in mf["kta_final"] + lazy["kta_final"])
+    assert payload["metrics"]["lazy_wide"]["width"] == 32
+    assert payload["metrics"]["gp_reference_mse"] == min(payload["metrics"]["gp_reference_by_ridge"].values()) > 0
+    assert "| check | measured |" in capsys.readouterr().out
