@@ -43,21 +43,23 @@ def test_step_matches_autograd_of_each_neurons_own_mse(activation, C):
         torch.testing.assert_close(new, old.detach() - lr * old.grad, rtol=1e-5, atol=1e-6)
 
 
-def test_batched_equals_each_neuron_alone():
+@pytest.mark.parametrize("self_term", [False, True])
+def test_batched_equals_each_neuron_alone(self_term):
     net = MLPNet(2, 64, activation="hardtanh", parameterization="mean_field")
     g = torch.Generator().manual_seed(1)
     init = (torch.randn(5, 2, generator=g), torch.randn(5, generator=g), torch.randn(5, 1, generator=g))
     kw = dict(steps=15, lr=0.5, weight_decay=1e-3, seed=3)
-    batched = train_foreground(net, xor_batch(128), init=init, chunk=2, **kw)
+    batched = train_foreground(net, xor_batch(128), init=init, chunk=2, self_term=self_term, **kw)
     for j in range(5):
-        alone = train_foreground(net, xor_batch(128), init=tuple(t[j:j + 1] for t in init), **kw)
+        alone = train_foreground(net, xor_batch(128), init=tuple(t[j:j + 1] for t in init), self_term=self_term,
+                                 **kw)
         torch.testing.assert_close(alone.W[0], batched.W[j])
         torch.testing.assert_close(alone.a[0], batched.a[j])
     assert not torch.allclose(batched.W, init[0])  # they did move
     assert batched.readout == 1 / 5
 
 
-def replay_gap(N, steps=60, lr=0.5):
+def replay_gap(N, steps=60, lr=0.5, self_term=False):
     """Train a mean-field background full batch, then foreground neurons started at the background's
     initial neurons replay its trajectory: (mean |w_fg - w_bg|, mean distance the background moved)."""
     torch.manual_seed(0)
@@ -72,17 +74,22 @@ def replay_gap(N, steps=60, lr=0.5):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    fg = train_foreground(net, lambda g: (x, y), init=init, lr=lr, trajectory=traj)
+    fg = train_foreground(net, lambda g: (x, y), init=init, lr=lr, trajectory=traj, self_term=self_term)
     assert fg.steps == steps
+    if not self_term:  # a test particle in the recorded field: the background neuron it started on, exactly
+        torch.testing.assert_close(fg.W, net.W_in.detach(), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(fg.a, net.a.detach(), rtol=1e-4, atol=1e-5)
     return float((fg.W - net.W_in.detach()).norm(dim=1).mean()), float((net.W_in.detach() - init[0]).norm(dim=1).mean())
 
 
 def test_foreground_replaying_trajectory_tracks_background_neurons():
     """A foreground neuron is a background particle in the recorded field: it follows the background neuron
-    it started on, up to its own O(1/N) term (counted twice: once in f_bg, once as the foreground)."""
-    gap_small, moved = replay_gap(128)
-    gap_large, _ = replay_gap(512)
+    it started on exactly; with self_term it is off by its own O(1/N) term (counted twice: once in f_bg,
+    once as the foreground)."""
+    _, moved = replay_gap(128)
     assert moved > 0.3
+    gap_small, _ = replay_gap(128, self_term=True)
+    gap_large, _ = replay_gap(512, self_term=True)
     assert gap_large < 0.05 * moved
     assert gap_large < gap_small / 2.5  # ~1/N: 4x the width, ~4x smaller gap
 

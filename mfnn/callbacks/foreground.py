@@ -10,14 +10,19 @@ initial law land in the background's own neuron law.
 
 Layers of an MLPNet (0-based hidden layer l of `depth`; h_l its post-activations, h_{-1} = x):
   last hidden layer (l = depth-1): the neuron's own term is s a_j act(w_j . h_{l-1}/sqrt(fan_in) + b_j)
-    in the output (s = readout scale). Its loss is the MSE of f_bg + own term, i.e. it follows the
-    correlation of its feature with the residual r = y - f_bg (exact gradients, `foreground_step`).
+    in the output (s = readout scale). It follows the correlation of its feature with the residual
+    r = y - f_bg (G = dL/df = -2 r / (B C) in `linear_response_step`): exactly the velocity of a
+    background particle at the same theta. self_term=True instead descends the full MSE of f_bg + own
+    term (`foreground_step`), which adds the neuron's O(s^2) self-interaction: a background neuron's
+    own term is already inside f_bg, so this counts it twice, and under mean-field SGD (lr x N) it acts
+    as an extra decay ~ <phi^2>/N per step, i.e. O(T/N) after T steps (measured: it shrinks the
+    foreground cloud visibly at N = 256, T = 1000).
   middle layer (l < depth-1): its own term is a_j act(...) / sqrt(N) in the next layer's pre-activation
     z_{l+1} (a_j: (N,), the column it would add to W_hidden[l]). It reacts to the frozen layers around
     it: the layers below give its input h_{l-1}(x), the layers above give the backpropagated signal
     G = dL/dz_{l+1} (B, N). It descends the first-order change of the background's loss,
     dL_j = sum_b G_b . a_j phi_j(x_b) / sqrt(N) (`linear_response_step`): exactly the gradient the
-    background's own neuron i would get at theta_i = theta_j (its O(1/N) self-term dropped).
+    background's own neuron i would get at theta_i = theta_j.
   Both use the background's SGD settings (MFNNModule: mean-field SGD multiplies lr by N, every layer).
 
 Two ways to keep the residual from vanishing (infinite data and no regularisation drive r -> 0):
@@ -188,7 +193,7 @@ class Foreground:
     a: torch.Tensor  # (M, C) for the last hidden layer, (M, N) (outgoing columns) for a middle one
     layer: int
     readout: float  # the assembled network's scale for the M neurons' sum (assembly_scale)
-    loss_history: list[float] = field(default_factory=list)  # last layer: mean per-neuron MSE; middle: mean dL_j
+    loss_history: list[float] = field(default_factory=list)  # mean dL_j (self_term: mean per-neuron MSE)
     seconds: float = 0.0
     steps: int = 0
 
@@ -274,6 +279,7 @@ def train_foreground(
     log_every: int = 50,
     init: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor] | None = None,
     chunk: int | None = 256,
+    self_term: bool = False,
 ) -> Foreground:
     """Train `n_neurons` independent foreground neurons of `net`'s hidden layer `layer`, batched.
 
@@ -297,6 +303,8 @@ def train_foreground(
     init: explicit starting neurons (W, b, a) instead of a fresh draw (tests, benchmarks).
     chunk: neurons per block (the gradients are exact either way; 256 keeps a block's (B, chunk)
       activations in cache on CPU, ~2x faster than one (B, M) block; None = one block).
+    self_term: last layer only: descend the full MSE of f_bg + own term (see the module docstring)
+      instead of following the residual as a test particle (default).
     """
     layer = check_layer(net, layer)
     last = layer == net.depth - 1
@@ -330,15 +338,16 @@ def train_foreground(
         x, y = draw_batch(g_data)
         with torch.no_grad():
             h = layer_input(bg, x, layer)  # (B, fan_in)
-            # last layer: the residual r = y - f_bg (B, C); middle: G = dL/dz_{layer+1} (B, N)
-            signal = y.reshape(len(x), -1) - bg(x).reshape(len(x), -1) if last else None
-        if not last:
+            if last:  # the residual r = y - f_bg (B, C), or G = dL/df = -2 r / (B C)
+                r = y.reshape(len(x), -1) - bg(x).reshape(len(x), -1)
+                signal = r if self_term else r * (-2 / r.numel())
+        if not last:  # G = dL/dz_{layer+1} (B, N) through the frozen layers above
             signal = backprop_signal(bg, x, y, layer)
+        step_fn = foreground_step if last and self_term else linear_response_step
         with torch.no_grad():
             loss = 0.0
             for j in range(0, n_neurons, chunk):  # cache-sized blocks of neurons (CPU); one block on GPU
                 sl = slice(j, j + chunk)
-                step_fn = foreground_step if last else linear_response_step
                 loss += step_fn(h, signal, W[sl], None if b is None else b[sl], a[sl], s, net.activation,
                                 step_size, decay)
         if step % log_every == 0 or step == steps - 1:
@@ -395,7 +404,8 @@ class ForegroundCheck(L.Callback):
     "mean_field", see train_foreground). `layers`: 0-based hidden layers (an int or a list; default
     the last). Data: the datamodule's fixed train split when it has one (full batch, as the background
     saw it), else `datamodule.sample(batch_size, generator, device)` fresh batches. Validation data
-    (`datamodule.splits["val"]`) is the held-out set for the losses. MSE models only.
+    (`datamodule.splits["val"]`) is the held-out set for the losses. MSE models only. `self_term`:
+    see train_foreground (last layer; default off: the foreground neuron is a test particle).
     Results: `.foregrounds[layer][probe]` (Foreground), `.metrics[layer][probe]` (compare's dict),
     logged as foreground/layer{l}/{probe}/<name>, and saved to run_dir/foreground.pt
     {"mode", "metrics", "foregrounds": {layer: {probe: dict of Foreground fields}}}.
@@ -404,7 +414,7 @@ class ForegroundCheck(L.Callback):
     def __init__(self, n_neurons: int = 2048, mode: Literal["trajectory", "final"] = "trajectory",
                  steps: int | None = None, probes: list[Probe] = ["same"], record_every: int = 1,
                  layers: int | list[int] | None = None, batch_size: int | None = None, seed: int = 12345,
-                 save: bool = True):
+                 save: bool = True, self_term: bool = False):
         require_positive(n_neurons, "n_neurons")
         require_choice(mode, ("trajectory", "final"), "mode")
         require(len(probes) > 0, "probes", "must name at least one probe")
@@ -417,6 +427,7 @@ class ForegroundCheck(L.Callback):
         self.n_neurons, self.mode, self.steps, self.probes = n_neurons, mode, steps, list(probes)
         self.record_every, self.layers, self.batch_size, self.seed, self.save = (record_every, layers, batch_size,
                                                                                   seed, save)
+        self.self_term = self_term
         self.trajectory: Trajectory | None = None
         self.foregrounds: dict[int, dict[str, Foreground]] = {}
         self.metrics: dict[int, dict[str, dict[str, float]]] = {}
@@ -479,7 +490,7 @@ class ForegroundCheck(L.Callback):
             for probe in self.probes:
                 fg = train_foreground(net, draw, self.n_neurons, steps=steps, lr=lr, weight_decay=wd,
                                       trajectory=trajectory, probe=probe, init_std=init_std, layer=layer,
-                                      seed=self.seed)
+                                      seed=self.seed, self_term=self.self_term)
                 self.foregrounds[layer][probe] = fg
                 self.metrics[layer][probe] = compare(net, fg, x, y)
                 for logger in trainer.loggers:

@@ -91,7 +91,7 @@ def figures(results: dict, out: Path) -> list[tuple[str, str]]:
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), squeeze=False)
     for ax, (regime, probe, title) in zip(axes[0], panels):
         c = results[regime]["clouds"]
-        cloud_scatter(ax, c[probe][:, :2], None, "", s=4, color=FOREGROUND, alpha=0.5, label="foreground (2048)")
+        cloud_scatter(ax, c[probe][:, :2], None, "", s=4, color=FOREGROUND, alpha=0.5, label=f"foreground ({len(c[probe])})")
         cloud_scatter(ax, c["bg"][:, :2], None, title, s=4, color=BACKGROUND, alpha=0.6, label="background")
         m = results[regime]["probes"][probe]
         ax.text(0.02, 0.02, f"MMD fg-bg {m['mmd']:.3f}\nseed-seed {results[regime]['mmd_seed']:.3f}",
@@ -114,10 +114,15 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(HERE), help="report directory")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "self_consistency"), help="training run directories")
     parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run of the same code path")
+    parser.add_argument("--width", type=int, default=None, help="background width N (config: 1024)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (config: 2000)")
+    parser.add_argument("--neurons", type=int, default=None, help="foreground neurons M (config: 2048)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    extra = TINY if args.tiny else []
-    fg_neurons = 64 if args.tiny else None
+    extra = list(TINY) if args.tiny else []
+    extra += [f"--model.init_args.width={args.width}"] if args.width else []
+    extra += [f"--trainer.max_steps={args.steps}"] if args.steps else []
+    fg_neurons = args.neurons or (64 if args.tiny else None)
     results = {}
     for regime in REGIMES:
         config = str(ROOT / "configs" / "self_consistency" / f"{regime}.yaml")
@@ -128,6 +133,7 @@ def main(argv=None) -> int:
     mf, lz = results["mean_field"], results["lazy"]
     mfs, lzs, lzm = mf["probes"]["same"], lz["probes"]["same"], lz["probes"].get("mean_field")
     src = "issue 4"
+    M = len(mf["clouds"]["same"])
     report.add(
         Check("mean-field: cloud moved from init (MMD / seed-to-seed)", mf["mmd_moved"] / mf["mmd_seed"], 5.0,
               kind="min", source="shaped cloud, not the init blob"),
@@ -137,8 +143,8 @@ def main(argv=None) -> int:
               source=f"{src}: within the seed-to-seed band (<= {BAND}x)"),
         Check("mean-field: FG network loss / BG loss (held-out MSE)", mfs["fg_loss"] / mfs["bg_loss"], LOSS_FACTOR,
               kind="max", source=f"{src}: FG loss within a stated factor ({LOSS_FACTOR}x) of the BG's"),
-        Check("mean-field: FG loss / loss of 2048 neurons resampled from BG", mfs["fg_loss"] / mfs["resampled_loss"],
-              LOSS_FACTOR, kind="max", source="FG = as good as 2048 i.i.d. draws of the BG law"),
+        Check(f"mean-field: FG loss / loss of {M} neurons resampled from BG", mfs["fg_loss"] / mfs["resampled_loss"],
+              LOSS_FACTOR, kind="max", source=f"FG = as good as {M} i.i.d. draws of the BG law"),
         Check("mean-field: FG network R^2 on held-out data", 1 - mfs["fg_loss"] / mfs["target_var"], 0.9, kind="min",
               source="FG network computes the BG's function"),
         Check("lazy: four-lobed order |E[cos 4θ]| of the BG cloud", abs(lz["fourfold_bg"]), 0.1, kind="max",
@@ -163,8 +169,8 @@ def main(argv=None) -> int:
     row("E[cos 4θ]: init / BG / FG", lambda r: f"{r['fourfold_init']:.2f} / {r['fourfold_bg']:.2f} / "
         f"{r['probes']['same']['fourfold']:.2f}")
     row("held-out MSE: BG", lambda r: f"{r['probes']['same']['bg_loss']:.3g}")
-    row("held-out MSE: FG network (2048 neurons)", lambda r: f"{r['probes']['same']['fg_loss']:.3g}")
-    row("held-out MSE: 2048 neurons resampled from BG", lambda r: f"{r['probes']['same']['resampled_loss']:.3g}")
+    row(f"held-out MSE: FG network ({M} neurons)", lambda r: f"{r['probes']['same']['fg_loss']:.3g}")
+    row(f"held-out MSE: {M} neurons resampled from BG", lambda r: f"{r['probes']['same']['resampled_loss']:.3g}")
     row("target variance", lambda r: f"{r['probes']['same']['target_var']:.3g}")
     row("FG training throughput (neuron-steps/s)", lambda r: f"{r['probes']['same']['fg_neurons_per_s']:.3g}")
     row("MMD ratio FG / seed-to-seed (same; mean-field probe)", lambda r: " ; ".join(
