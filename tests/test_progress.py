@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from mfnn.callbacks.progress import ProgressMeasures, measure, weight_measures
+from mfnn.callbacks.progress import ProgressMeasures, measure, phase_boundaries, weight_measures
 from mfnn.cli import run
 from mfnn.data.modular import all_pairs, split_masks
 
@@ -95,3 +95,14 @@ def test_callback_on_a_tiny_transformer_run(tmp_path):
     saved = json.loads((Path(cli.trainer.log_dir) / "progress.json").read_text())
     assert saved["key_freqs"] == cb.key_freqs and set(saved["phases"]) == {
         "memorisation_end", "circuit_formation_end", "cleanup_end"}
+
+
+def test_phase_boundaries_on_a_synthetic_history():
+    """Excluded loss lowest at 300 -> memorisation ends there; test acc passes 50% at 600; Gini reaches
+    95% of its final value at 800."""
+    h = {"step": [0, 100, 200, 300, 400, 500, 600, 700, 800, 900],
+         "excluded_loss": [4.0, 1.0, 0.1, 0.01, 0.02, 0.5, 2.0, 3.0, 3.0, 3.0],
+         "train_acc": [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+         "test_acc": [0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 0.9, 1.0, 1.0, 1.0],
+         "gini_W_E": [0.1, 0.1, 0.1, 0.1, 0.2, 0.3, 0.5, 0.7, 0.96, 1.0]}
+    assert phase_boundaries(h) == {"memorisation_end": 300.0, "circuit_formation_end": 600.0, "cleanup_end": 800.0}

@@ -26,6 +26,16 @@ from mfnn.callbacks.neuron_cloud import run_dir
 from mfnn.errors import require
 
 
+def phase_boundaries(h: dict[str, list[float]]) -> dict[str, float]:
+    """Nanda et al.'s three boundaries from a measured history. Memorisation (train and excluded loss
+    fall together) ends where the excluded loss is lowest: circuit formation is when it rises while
+    the train loss stays low. The other two are mfnn.analysis.phases.nanda_phases's (test accuracy
+    first > 50%; Gini of W_E at 95% of its final value)."""
+    phases = nanda_phases(h["step"], h["train_acc"], h["test_acc"], h["gini_W_E"])
+    i = min(range(len(h["step"])), key=lambda j: h["excluded_loss"][j])
+    return {**phases, "memorisation_end": float(h["step"][i])}
+
+
 def cross_entropy64(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> float:
     loss = -logits.double().log_softmax(-1).gather(-1, y[:, None]).squeeze(-1)
     return float(loss[mask].mean() if mask is not None else loss.mean())
@@ -112,8 +122,7 @@ class ProgressMeasures(L.Callback):
         self.key_freqs, _ = key_frequencies(self.snapshots[-1][1]["W_E"][: module.p], self.n_key_freqs)
         rows = [{"step": s, **measure(module, params, a, b, y, train_mask, self.key_freqs)} for s, params in self.snapshots]
         self.history = {k: [r[k] for r in rows] for k in rows[0]}
-        h = self.history
-        self.phases = nanda_phases(h["step"], h["train_acc"], h["test_acc"], h["gini_W_E"])
+        self.phases = phase_boundaries(self.history)
         return self.history
 
     def state_dict(self):
