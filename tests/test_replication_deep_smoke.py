@@ -16,12 +16,13 @@ def test_deep_replication_tiny(tmp_path, capsys):
     for name in ("report.md", "metrics.json", "kta_layers.png", "clouds.png", "test_curves.png"):
         assert (out / name).stat().st_size > 0, name
     payload = json.loads((out / "metrics.json").read_text())
-    assert len(payload["checks"]) == 9
+    assert len(payload["checks"]) == 11
     mf, lazy = payload["metrics"]["mean_field"], payload["metrics"]["lazy"]
     assert mf["width"] == 16 and mf["depth"] == 3 and mf["steps"][0] == 0 and mf["steps"][-1] == 20
     assert len(mf["kta_init"]) == len(mf["kta_final"]) == 3
     assert mf["kta_init"] == lazy["kta_init"]  # same initial hidden layers: only the readout scale differs
     assert all(0 <= a <= 1 for a in mf["kta_final"] + lazy["kta_final"])
     assert payload["metrics"]["lazy_wide"]["width"] == 32
+    assert mf["fg_n_neurons"] == 16 and 0 <= mf["fg_abs_corr"] <= 1 and "fg_n_neurons" not in lazy
     assert payload["metrics"]["gp_reference_mse"] == min(payload["metrics"]["gp_reference_by_ridge"].values()) > 0
     assert "| check | measured |" in capsys.readouterr().out

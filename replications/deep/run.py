@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from mfnn.analysis.kernels import (KernelAlignment, kernel_regression, layer_features,  # noqa: E402
                                    neuron_target_correlation, subspace_fraction)
+from mfnn.callbacks.foreground import ForegroundCheck, neuron_features  # noqa: E402
 from mfnn.cli import MFNNCLI, run, wandb_offline_unless_keyed  # noqa: E402
 from mfnn.plotting import cloud_scatter, plt, save  # noqa: E402
 from mfnn.report import Check, Report  # noqa: E402
@@ -48,13 +49,16 @@ FEATURE_SHARE = 4.0  # mean-field: W_in rows concentrate in span(e1, e2), >= 4x 
 GP_FLOOR = 0.8  # GP reference (best ridge): a rotation-invariant kernel with n < d(d+1)/2 misses the degree-2 target
 MF_TEST = 0.5  # mean-field held-out MSE <= MF_TEST x var(y)
 GP_BAND = 0.25  # lazy held-out MSE within GP_BAND x var(y) of the GP reference
+FG_LOSS = 2.0  # middle-layer foreground network MSE <= FG_LOSS x MSE of as many neurons resampled from the BG
+FG_CORR = 0.25  # foreground vs background middle-layer neurons: mean |corr(activation, y)| ratio within 1 +- FG_CORR
 WIDE_RATIO = 0.85  # lazy: KTA change at 2N / at N; NTK kernels move O(1/sqrt N) (ratio 0.71) or less
 
 
 def regimes(tiny: bool) -> dict[str, tuple[str, list[str]]]:
     """regime: (config, overrides). lazy_wide is the lazy run at twice the width: its kernel should move less."""
     width = TINY_WIDTH if tiny else yaml.safe_load(open(CONFIGS / "lazy.yaml"))["model"]["init_args"]["width"]
-    return {"mean_field": ("mean_field", []), "lazy": ("lazy", []),
+    fg = ["--trainer.callbacks.init_args.n_neurons=16"] if tiny else []  # ForegroundCheck is the last callback
+    return {"mean_field": ("mean_field", fg), "lazy": ("lazy", []),
             "lazy_wide": ("lazy", [f"--model.init_args.width={2 * width}"])}
 
 
@@ -71,11 +75,12 @@ def fit(regime: str, config_name: str, overrides: list[str], runs: Path, extra: 
     init.datamodule.setup("fit")
     kta = next(c for c in cli.trainer.callbacks if isinstance(c, KernelAlignment))
     clouds = {c.layer: c for c in cli.trainer.callbacks if type(c).__name__ == "NeuronCloud"}
+    fg = next((c for c in cli.trainer.callbacks if isinstance(c, ForegroundCheck)), None)
     first = clouds[0].snapshots[0]["W"]
     assert torch.equal(first, init.model.net.W_in.detach()), "initial network differs from the trained run's init"
     rows = list(csv.DictReader(open(Path(cli.trainer.log_dir) / "metrics.csv")))
     curve = lambda key: [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]  # noqa: E731
-    return {"cli": cli, "init": init.model.net, "data": cli.datamodule, "seconds": seconds, "kta": kta,
+    return {"cli": cli, "init": init.model.net, "data": cli.datamodule, "seconds": seconds, "kta": kta, "fg": fg,
             "val_curve": curve("val/mse"), "train_curve": curve("train/mse")}
 
 
@@ -85,7 +90,15 @@ def measure(res: dict) -> dict:
     n_probe = res["kta"].n_probe
     d = net.input_dim
     plane = torch.eye(d)[:, :2]  # span(e1, e2): the target's relevant subspace
+    fg = {}
+    if res["fg"] is not None and MIDDLE in res["fg"].foregrounds:  # foreground neurons of the middle layer
+        f = res["fg"].foregrounds[MIDDLE]["same"]
+        phi = neuron_features(net.hidden(x[:n_probe], MIDDLE - 1), f.W, f.b, net.act)  # (n_probe, M)
+        fg = {"fg_" + k: v for k, v in res["fg"].metrics[MIDDLE]["same"].items()}
+        fg.update(fg_n_neurons=f.n_neurons, fg_seconds=f.seconds, fg_corr=neuron_target_correlation(phi, y[:n_probe]),
+                  fg_W=f.W.cpu())
     return {
+        **fg,
         "width": net.width, "depth": net.depth, "input_dim": d, "train_size": len(xt), "val_size": len(x),
         "seconds": res["seconds"], "steps": res["kta"].steps, "kta": res["kta"].kta,
         "kta_init": res["kta"].kta[0], "kta_final": res["kta"].kta[-1],
@@ -139,17 +152,29 @@ def figures(m: dict, res: dict, out: Path, gp_mse: float) -> list[tuple[str, str
     save(fig, out / "kta_layers.png")
     # 2. Middle-layer clouds (rows of W_hidden[0], top-2 PCs), coloured by each neuron's correlation with y;
     #    input-layer clouds in the (x1, x2) plane.
-    fig, axes = plt.subplots(2, 3, figsize=(17, 10))
+    fig, axes = plt.subplots(2, 4, figsize=(22, 10), gridspec_kw={"wspace": 0.35})
+    bg_W = res["mean_field"]["cli"].model.net.neurons(MIDDLE)["W"].detach()
+    basis = torch.linalg.svd(bg_W - bg_W.mean(0), full_matrices=False).Vh[:2].T  # the trained BG's top-2 PCs
     nets = [("mean-field, init", res["mean_field"]["init"], mf["middle_corr_init"]),
             ("mean-field, trained", res["mean_field"]["cli"].model.net, mf["middle_corr"]),
             ("lazy, trained", res["lazy"]["cli"].model.net, lz["middle_corr"])]
-    for ax, (title, net, corr) in zip(axes[0], nets):
-        cloud_scatter(ax, net.neurons(MIDDLE)["W"], None, f"layer 2 (middle): {title}", c=corr.numpy(),
-                      cmap="coolwarm", vmin=-1, vmax=1)
+    panels = [(t, net.neurons(MIDDLE)["W"].detach(), c) for t, net, c in nets]
+    if "fg_W" in mf:
+        panels.append(("mean-field foreground", mf["fg_W"], mf["fg_corr"]))
+    for ax, (title, W, corr) in zip(axes[0], panels):
+        cloud_scatter(ax, W, None, f"layer 2 (middle): {title}", basis=basis, c=corr.numpy(), cmap="coolwarm",
+                      vmin=-1, vmax=1)
         plt.colorbar(ax.collections[-1], ax=ax, label="corr(activation, y)")
     plane = torch.eye(mf["input_dim"])[:, :2]
     for ax, (title, net, _) in zip(axes[1], nets):
         cloud_scatter(ax, net.W_in.detach(), None, f"W_in in the (x1, x2) plane: {title}", basis=plane, alpha=0.6)
+    ax = axes[1][3]
+    bins = torch.linspace(0, 1, 26).numpy()
+    for (title, _, corr), colour in zip(panels, ("0.6", "tab:orange", "tab:blue", "tab:green")):
+        ax.hist(corr.abs().numpy(), bins=bins, histtype="step", lw=1.5, color=colour, density=True, label=title)
+    ax.set_xlabel("|corr(middle-layer activation, y)|")
+    ax.set_title("middle-layer neurons: alignment with the target")
+    ax.legend(fontsize=8)
     save(fig, out / "clouds.png")
     # 3. Held-out and training MSE.
     fig, ax = plt.subplots(figsize=(6.5, 4.3))
@@ -167,9 +192,10 @@ def figures(m: dict, res: dict, out: Path, gp_mse: float) -> list[tuple[str, str
     save(fig, out / "test_curves.png")
     return [("Centred kernel-target alignment of each hidden layer: init, lazy and mean-field after training (left); "
              "during training (right).", "kta_layers.png"),
-            ("Top: middle-layer neuron clouds (incoming rows of W_hidden[0], top-2 principal components), coloured by "
-             "the correlation of each neuron's activation with y. Bottom: input-layer rows of W_in projected on the "
-             "(x1, x2) plane.", "clouds.png"),
+            ("Top: middle-layer neuron clouds (incoming rows of W_hidden[0] projected on the trained mean-field "
+             "background's top-2 principal components), coloured by the correlation of each neuron's activation with "
+             "y; the last panel is the foreground (fresh neurons trained alone). Bottom: rows of W_in projected on the "
+             "(x1, x2) plane, and the distribution of |corr| per middle-layer neuron.", "clouds.png"),
             ("Held-out (solid) and training (dotted) MSE; GP reference and var(y) as lines.", "test_curves.png")]
 
 
@@ -217,6 +243,16 @@ def main(argv=None) -> int:
         Check("mean-field held-out MSE < lazy held-out MSE", mf["val_mse"] < lz["val_mse"], True, kind="true",
               source=f"{src}: mean-field test error below lazy's"),
     )
+    has_fg = "fg_corr" in mf
+    if has_fg:
+        fg_ratio = float(mf["fg_corr"].abs().mean() / mf["middle_corr"].abs().mean())
+        report.add(
+            Check("mean-field middle-layer FG network MSE / MSE of resampled BG neurons",
+                  mf["fg_fg_loss"] / mf["fg_resampled_loss"], FG_LOSS, kind="max",
+                  source=f"{src}: foreground reacts to the frozen layers around it"),
+            Check("mean-field middle layer: mean abs corr(activation, y), FG / BG", fg_ratio, 1.0, FG_CORR,
+                  source="FG neurons land in the BG law"),
+        )
     total = time.perf_counter() - start
     rows = [f"| quantity | mean-field | lazy (NTK) | lazy, N = {wide['width']} |", "|---|---|---|---|"]
     def row(name, f):  # noqa: E306
@@ -228,6 +264,12 @@ def main(argv=None) -> int:
     row("middle layer: mean |corr(neuron, y)|: init → trained",
         lambda r: f"{r['middle_corr_init'].abs().mean():.3f} → {r['middle_corr'].abs().mean():.3f}")
     row(f"held-out MSE (var(y) = {var_y:.3f}; GP reference {gp_mse:.3f})", lambda r: f"{r['val_mse']:.4f}")
+    if has_fg:
+        rows.append(f"| middle-layer foreground ({mf['fg_n_neurons']} neurons, trained alone against the recorded "
+                    f"background): mean abs corr(activation, y) | {mf['fg_corr'].abs().mean():.3f} | – | – |")
+        rows.append(f"| middle-layer foreground network held-out MSE (background {mf['fg_bg_loss']:.4f}, resampled "
+                    f"background neurons {mf['fg_resampled_loss']:.4f}) | {mf['fg_fg_loss']:.4f} | – | – |")
+        rows.append(f"| middle-layer MMD(FG, BG) on particles (W row, b, outgoing column) | {mf['fg_mmd']:.4f} | – | – |")
     row("held-out MSE at init", lambda r: f"{r['init_val_mse']:.4f}")
     row("train MSE", lambda r: f"{r['train_mse']:.4g}")
     row("wall time of the fit (s)", lambda r: f"{r['seconds']:.0f}")
@@ -238,18 +280,21 @@ def main(argv=None) -> int:
         "GP reference: kernel ridge regression with the initial last-hidden-layer kernel, held-out MSE by relative "
         "ridge " + ", ".join(f"{r:g}: {v:.3f}" for r, v in gp_by_ridge.items()) + "; the checks use the best "
         "(an oracle choice on the held-out set, so a lower bound for GP-like predictors).\n\n"
-        "The foreground check (mfnn.callbacks.ForegroundCheck) is not part of this replication: it supports only "
-        "the last hidden layer so far, and the brief asks for a middle layer.")
+        "Foreground (mfnn.callbacks.ForegroundCheck, mean-field run only): fresh neurons of the middle layer, each "
+        "trained alone against the recorded background trajectory (layers below give its input, layers above the "
+        "backpropagated signal), then assembled into a network in place of the middle layer.")
     report.sections.append(f"Total wall time {total:.0f} s ({'tiny' if args.tiny else 'full'} run, "
                            f"torch threads {torch.get_num_threads()}).")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report.figures = figures(m, res, out, gp_mse)
     report.metrics = {r: {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in mm.items()
-                          if not k.startswith("middle_corr")} for r, mm in m.items()}
+                          if not k.startswith(("middle_corr", "fg_corr", "fg_W"))} for r, mm in m.items()}
     for r, mm in m.items():
         report.metrics[r]["middle_abs_corr_init"] = float(mm["middle_corr_init"].abs().mean())
         report.metrics[r]["middle_abs_corr"] = float(mm["middle_corr"].abs().mean())
+        if "fg_corr" in mm:
+            report.metrics[r]["fg_abs_corr"] = float(mm["fg_corr"].abs().mean())
     report.metrics.update(gp_reference_mse=gp_mse, gp_reference_by_ridge={str(k): v for k, v in gp_by_ridge.items()},
                           lazy_bound=lazy_bound, seconds=total, tiny=args.tiny)
     report.write(out)
