@@ -2,6 +2,12 @@
 
 Lightning accepts any iterable with a length as a "dataloader"; these yield tensors that already
 live on the training device, so each step costs one Python `yield`.
+
+Several processes (DDP): each rank trains on its own 1/world share of the full batch (no padding, no
+duplicated samples) and DDP averages the ranks' gradients. A shard's loss is a mean over its samples, so
+with equal shards the average of the ranks' gradients is exactly the full-batch gradient; `shard_batch`
+therefore requires the batch to split evenly. Validation is not sharded: every rank evaluates the whole
+set, so logged validation metrics equal the single-process ones.
 """
 from __future__ import annotations
 
@@ -9,6 +15,27 @@ from typing import Callable, Iterator
 
 import lightning as L
 import torch
+
+from mfnn.errors import ConfigError
+
+
+def rank_and_world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def shard_batch(batch: tuple[torch.Tensor, ...], rank: int, world: int, field: str = "train_size"
+                ) -> tuple[torch.Tensor, ...]:
+    """Rank `rank`'s contiguous 1/world of every tensor's leading (sample) axis."""
+    if world == 1:
+        return batch
+    n = batch[0].shape[0]
+    if n % world:
+        raise ConfigError(field, f"the full batch of {n} samples must split evenly over {world} processes "
+                                 f"(mean-loss gradients average exactly only over equal shards)")
+    size = n // world
+    return tuple(t[rank * size:(rank + 1) * size] for t in batch)
 
 
 class RepeatedBatch:
@@ -39,9 +66,11 @@ class FreshBatches:
 
     def __iter__(self):
         step = self.first_step()  # iter() is called at the start of an epoch, before its first step
+        rank, world = rank_and_world()  # DDP: every rank draws the same batch and keeps its share
         for i in range(self.steps):
             self.generator.manual_seed((self.seed * 1_000_000_007 + step + i) % 2**62)
-            yield self.draw(self.generator)
+            batch = self.draw(self.generator)
+            yield batch if world == 1 else shard_batch(batch, rank, world, "batch_size")
 
     def __len__(self) -> int:
         return self.steps
@@ -52,6 +81,9 @@ class FullBatchDataModule(L.LightningDataModule):
 
     Subclasses implement `build(generator) -> dict[str, tuple]` with keys "train" / "val"
     (and optionally "test") holding CPU tensors; they may override `train_dataloader` for fresh data.
+    Under DDP the train split is cut by `shard(train, rank, world)`: by default along the leading axis
+    into equal parts; a subclass whose batch has another layout (or per-sample weights) overrides it so
+    that the ranks' mean loss equals the full-batch loss.
     """
 
     def __init__(self, seed: int = 0, steps_per_epoch: int = 100):
@@ -71,7 +103,14 @@ class FullBatchDataModule(L.LightningDataModule):
         if self.splits:
             return
         generator = torch.Generator().manual_seed(self.seed)
-        self.splits = {k: tuple(t.to(self.device) for t in v) for k, v in self.build(generator).items()}
+        splits = self.build(generator)
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.world_size > 1 and "train" in splits:
+            splits["train"] = self.shard(splits["train"], trainer.global_rank, trainer.world_size)
+        self.splits = {k: tuple(t.to(self.device) for t in v) for k, v in splits.items()}
+
+    def shard(self, batch: tuple[torch.Tensor, ...], rank: int, world: int) -> tuple[torch.Tensor, ...]:
+        return shard_batch(batch, rank, world)
 
     def train_dataloader(self):
         return RepeatedBatch(self.splits["train"], self.steps_per_epoch)

@@ -60,9 +60,12 @@ class MFNNModule(L.LightningModule):
         loss, metrics = self.loss_and_metrics(batch, "train")
         self.check_finite(loss)
         if self.log_this_step:
+            # metrics["loss"], if given, is the reported loss (e.g. an ensemble trains on a sum, reports a mean)
+            reported = metrics.pop("loss", loss).detach()
+            sync = self._trainer is not None and self.trainer.world_size > 1  # DDP: mean over ranks' shards
             self.log_dict({f"train/{k}": v for k, v in metrics.items()}, on_step=True, on_epoch=False,
-                          prog_bar=False)
-            self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
+                          prog_bar=False, sync_dist=sync)
+            self.log("train/loss", reported, on_step=True, on_epoch=False, prog_bar=True, sync_dist=sync)
         return loss
 
     @property
@@ -88,12 +91,15 @@ class MFNNModule(L.LightningModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def validation_step(self, batch, batch_idx):
+        # Every rank evaluates the whole (unsharded) validation set, so no sync is needed under DDP.
         loss, metrics = self.loss_and_metrics(batch, "val")
+        loss = metrics.pop("loss", loss)
         self.log_dict({f"val/{k}": v for k, v in metrics.items()}, prog_bar=True)
         self.log("val/loss", loss, prog_bar=True)
 
     def test_step(self, batch, batch_idx):
         loss, metrics = self.loss_and_metrics(batch, "test")
+        loss = metrics.pop("loss", loss)
         self.log_dict({f"test/{k}": v for k, v in metrics.items()})
         self.log("test/loss", loss)
 
