@@ -106,3 +106,23 @@ def test_phase_boundaries_on_a_synthetic_history():
          "test_acc": [0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 0.9, 1.0, 1.0, 1.0],
          "gini_W_E": [0.1, 0.1, 0.1, 0.1, 0.2, 0.3, 0.5, 0.7, 0.96, 1.0]}
     assert phase_boundaries(h) == {"memorisation_end": 300.0, "circuit_formation_end": 600.0, "cleanup_end": 800.0}
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    """Weights, optimiser, scheduler and the callback's snapshots come back from last.ckpt."""
+    def fit(steps, save_dir, *extra):
+        cli = run("fit", "--config", str(ROOT / "configs" / "grokking" / "nanda_transformer.yaml"),
+                  f"--trainer.logger.init_args.save_dir={save_dir}", "--trainer.accelerator=cpu",
+                  "--model.init_args.p=7", "--data.init_args.p=7", "--model.init_args.d_model=8",
+                  "--model.init_args.n_heads=2", "--model.init_args.d_head=4", "--model.init_args.d_mlp=16",
+                  f"--trainer.max_steps={steps}", "--data.init_args.steps_per_epoch=10",
+                  "--trainer.callbacks.init_args.every_n_steps=10", "--trainer.callbacks.init_args.n_key_freqs=2",
+                  "--trainer.callbacks.init_args.plot=false", *extra)
+        return cli, next(c for c in cli.trainer.callbacks if isinstance(c, ProgressMeasures))
+
+    first, _ = fit(20, tmp_path / "a")
+    ckpt = Path(first.trainer.log_dir) / "checkpoints" / "last.ckpt"
+    _, resumed = fit(40, tmp_path / "a", f"--ckpt_path={ckpt}")
+    _, straight = fit(40, tmp_path / "b")
+    assert resumed.history["step"] == [0, 10, 20, 30, 40]
+    assert resumed.history == straight.history and resumed.key_freqs == straight.key_freqs

@@ -144,9 +144,12 @@ def fourier_figure(W_E_power: torch.Tensor, key_freqs: list[int], logit_norms: t
     axes[0].bar(k.numpy(), W_E_power[1:].float().numpy(), color=colours)
     axes[0].set_xlabel("frequency k"), axes[0].set_ylabel("power of W_E (over tokens)")
     axes[0].set_title(f"W_E in the Fourier basis; key frequencies {key_freqs}")
-    im = axes[1].imshow(logit_norms.float().numpy(), cmap="viridis", origin="lower")
+    from matplotlib.colors import LogNorm
+
+    norms = logit_norms.float().clamp_min(1e-6 * float(logit_norms.max()))
+    im = axes[1].imshow(norms.numpy(), cmap="viridis", origin="lower", norm=LogNorm())
     axes[1].set_xlabel("b basis index (const, cos 1, sin 1, ...)"), axes[1].set_ylabel("a basis index")
-    axes[1].set_title("logits: 2D Fourier component norms")
+    axes[1].set_title("logits: 2D Fourier component norms (log colour)")
     plt.colorbar(im, ax=axes[1])
     fig.tight_layout()
     return save(fig, path)

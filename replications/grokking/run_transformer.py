@@ -5,7 +5,11 @@ recipe on CPU (configs/grokking/nanda_transformer_cpu.yaml); the full 40k epochs
 `--epochs N` shortens the run (one epoch = one full-batch step, as in the paper). Checks that need
 more epochs than were run are reported as FAIL with the reason.
 
-    python replications/grokking/run_transformer.py [--out DIR] [--epochs N] [--tiny]
+    python replications/grokking/run_transformer.py [--out DIR] [--epochs N] [--resume CKPT] [--tiny]
+
+--resume continues an earlier run from its last.ckpt to --epochs (weights, optimiser, scheduler and
+progress snapshots restored: the result equals one uninterrupted run); a run that already got there
+is only re-analysed.
 """
 from __future__ import annotations
 
@@ -59,13 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default=str(ROOT / "runs" / "grokking_transformer"))
     parser.add_argument("--epochs", "--steps", dest="epochs", type=int, default=None,
                         help="full-batch steps (default: the config's 40000)")
+    parser.add_argument("--resume", default=None, help="last.ckpt of an earlier run of this script to continue")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: the same code path in seconds")
     args = parser.parse_args(argv)
     threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or None
     if threads:
         torch.set_num_threads(threads)
     out, runs = Path(args.out), Path(args.runs)
-    if runs.exists():
+    start_step = 0
+    if args.resume:
+        start_step = int(torch.load(args.resume, map_location="cpu", weights_only=False)["global_step"])
+    elif runs.exists():
         shutil.rmtree(runs)
     gpu = torch.cuda.is_available()
     config = CONFIGS / ("nanda_transformer.yaml" if gpu else "nanda_transformer_cpu.yaml")
@@ -76,14 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     extra = [f"--trainer.logger.init_args.save_dir={runs}"] + (TINY if args.tiny else [])
     if args.epochs is not None:
         extra.append(f"--trainer.max_steps={args.epochs}")
+    if args.resume:
+        extra.append(f"--ckpt_path={args.resume}")
 
     t0 = time.time()
     cli = run("fit", "--config", str(config), *extra)
     wall = time.time() - t0
     model = cli.model.cpu()
     progress = next(c for c in cli.trainer.callbacks if isinstance(c, ProgressMeasures))
+    if not progress.history:  # resumed a run that had already finished: Lightning skips training, analyse only
+        progress.on_train_end(cli.trainer, cli.model)
     h, phases, key_freqs = progress.history, progress.phases, progress.key_freqs
     p, steps_run = model.p, int(cli.trainer.global_step)
+    trained = steps_run - start_step  # epochs trained by this invocation
+    s_per_step = wall / trained if trained > 0 else math.nan
     a, b, _ = all_pairs(p)
     with torch.no_grad():
         logits = model(a, b).double().reshape(p, p, p)  # [a, b, class]
@@ -124,11 +138,13 @@ def main(argv: list[str] | None = None) -> int:
                       "key_frequency_power_share": key_share, "final": {k: v[-1] for k, v in h.items()},
                       "train_acc_100_epoch": first_step(h, "train_acc", lambda x: x >= 1.0),
                       "test_loss_peak_epoch": float(h["step"][max(range(len(h["step"])), key=h["test_loss"].__getitem__)]),
-                      "steps": steps_run, "wall_time_s": wall, "s_per_step": wall / max(1, steps_run),
+                      "steps": steps_run, "resumed_from_step": start_step, "wall_time_s": wall,
+                      "s_per_step": s_per_step,
                       "device": device, "torch_threads": torch.get_num_threads(), "p": p}
     report.sections.append(
-        f"p={p}, {steps_run} full-batch epochs on {device} ({torch.get_num_threads()} thread(s)) in {wall:.0f} s "
-        f"({wall / max(1, steps_run):.3f} s/epoch including evaluation and progress measures). "
+        f"p={p}, {steps_run} full-batch epochs on {device} ({torch.get_num_threads()} thread(s)); this invocation "
+        f"trained epochs {start_step}-{steps_run} in {wall:.0f} s ({s_per_step:.3f} s/epoch including evaluation "
+        f"and progress measures). "
         f"Key frequencies (top {len(key_freqs)} by W_E Fourier power at the end of the run): **{key_freqs}** "
         f"(the paper's run: {PAPER_KEY_FREQS}; seed-dependent). Phase boundaries (epochs): {phases}; "
         f"paper: {PAPER_PHASES}. Train accuracy first reaches 100% at epoch "
