@@ -223,11 +223,12 @@ def main() -> None:
                   f"{r['one_cpu']:.1f} (1)", f"{ratio:.2f}", f"{r['one_wall'] / r['ens_wall']:.2f}",
                   "time(16)/time(1) <= 4", verdict(ratio, 4, True)))
     if "f" in wanted:
-        r = external("foreground", "bench_foreground")
-        if isinstance(r, dict):
-            show(("(f) " + r.get("case", "foreground neurons, batched vs loop"),
-                  f"{r['batched']:.4g}", f"{r['loop']:.4g} (loop)", f"{r['batched'] / r['loop']:.0f}x", "-",
-                  r.get("target", "report only"), r.get("result", "report")))
+        r = external("foreground", "bench_foreground", steps=20)
+        if isinstance(r, dict):  # neuron-steps/s, wall clock
+            show((f"(f) {r['neurons']} foreground neurons (N={r['width']}, batch {r['batch']}) batched vs "
+                  f"loop [neuron-steps/s, {r['device']}]", f"{max(r['batched'].values()):.4g}",
+                  f"{r['loop_rate']:.4g} (loop)", f"{r['speedup']:.0f}", f"{r['speedup']:.0f}", "report only",
+                  "report"))
         else:
             show(("(f) foreground neurons, batched vs loop", "-", "-", "-", "-", "report only", r))
 
@@ -236,7 +237,8 @@ def main() -> None:
     print(f"\nmfnn bench, {when}, {platform.node()} ({platform.machine()}, {os.cpu_count()} cores, "
           f"load avg {load:.1f}), torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
           f"{args.steps} timed steps per case, {time.time() - started:.0f} s")
-    print("steps/s and ratio by this thread's CPU time (other processes share the cores); wall-clock ratio beside it")
+    print("(a), (b), (o), (e): steps/s and ratio by this thread's CPU time (other processes may share the cores),"
+          " wall-clock ratio beside it; (c), (f): wall clock (their own benchmarks)")
     header = ("case", "mfnn steps/s", "reference steps/s", "ratio", "wall ratio", "target", "result")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |"  # noqa: E731
