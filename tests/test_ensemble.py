@@ -92,3 +92,17 @@ def test_bad_member_count_names_field():
         Ensemble(make_member("sgd"), members=3, seeds=[1, 2])
     with pytest.raises(ConfigError, match="weight_decays"):
         Ensemble(make_member("sgd"), members=2, weight_decays=[0.1])
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    base = ["fit", "--config", str(ROOT / "configs/ensemble/xor_seeds.yaml"), "--trainer.enable_progress_bar=false",
+            "--model.init_args.members=3", "--model.init_args.member.init_args.width=16",
+            "--model.init_args.weight_decays=[0.0,0.1,0.2]", "--data.init_args.batch_size=32",
+            "--data.init_args.val_size=64", "--data.init_args.steps_per_epoch=10"]
+    full = run(*base, f"--trainer.logger.init_args.save_dir={tmp_path / 'full'}", "--trainer.max_steps=30")
+    half = run(*base, f"--trainer.logger.init_args.save_dir={tmp_path / 'half'}", "--trainer.max_steps=20")
+    last = Path(half.trainer.log_dir) / "checkpoints" / "last.ckpt"
+    resumed = run(*base, f"--trainer.logger.init_args.save_dir={tmp_path / 'resumed'}", "--trainer.max_steps=30",
+                  f"--ckpt_path={last}")
+    for (name, p_full), p_res in zip(full.model.named_parameters(), resumed.model.parameters()):
+        assert torch.equal(p_full, p_res), name
