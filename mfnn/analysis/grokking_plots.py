@@ -93,7 +93,7 @@ def gromov_weights(W_in_init: torch.Tensor, W_in: torch.Tensor, W_out: torch.Ten
     power = (frequency_power(W_in[:, :p]) + frequency_power(W_in[:, p:]))[:, 1:]
     power = power / power.sum(1, keepdim=True)  # (N, p//2) share of each frequency
     freq, share = dominant_frequency(W_in, p)
-    order = torch.argsort(freq * 2 - share)  # by frequency, strongest first within one
+    order = torch.argsort(freq * 2 - share)  # by frequency, most localised first within one
     ph, ph0 = neuron_phases(W_in, W_out, p), neuron_phases(W_in_init, W_out, p)
     ks = np.arange(1, power.shape[1] + 1)
     fig, axes = plt.subplots(2, 3, figsize=(16, 9))
@@ -106,14 +106,17 @@ def gromov_weights(W_in_init: torch.Tensor, W_in: torch.Tensor, W_out: torch.Ten
     plt.colorbar(im, ax=ax)
 
     ax = axes[0, 1]
-    picks = torch.linspace(0, len(order) - 1, n_examples).round().long()
+    picks, seen = [], set()  # the strongest neurons (largest rows), one per frequency
+    for i in torch.argsort(W_in.norm(dim=1), descending=True).tolist():
+        if int(freq[i]) not in seen and len(picks) < n_examples:
+            picks.append(i), seen.add(int(freq[i]))
     init_power = (frequency_power(W_in_init[:, :p]) + frequency_power(W_in_init[:, p:]))[:, 1:]
     init_power = init_power / init_power.sum(1, keepdim=True)
-    for j, i in enumerate(order[picks].tolist()):
+    for j, i in enumerate(sorted(picks, key=lambda i: int(freq[i]))):
         ax.plot(ks, power[i].numpy() + j, drawstyle="steps-mid", label=f"neuron {i}: k = {int(freq[i])}")
         ax.plot(ks, init_power[i].numpy() + j, color="0.6", lw=0.8, drawstyle="steps-mid")
     ax.set_xlabel("frequency k"), ax.set_ylabel("power share (offset per neuron)")
-    ax.set_title("spectra of a few neurons (grey: at init)"), ax.legend(fontsize=7)
+    ax.set_title("spectra of the strongest neurons (grey: same neuron at init)"), ax.legend(fontsize=7)
 
     ax = axes[0, 2]
     counts = torch.bincount(freq - 1, minlength=power.shape[1]).numpy()
@@ -122,11 +125,12 @@ def gromov_weights(W_in_init: torch.Tensor, W_in: torch.Tensor, W_out: torch.Ten
     ax.set_title(f"{int((counts > 0).sum())} of {power.shape[1]} frequencies used")
 
     ax = axes[1, 0]  # Fourier coordinates: A e^{i phi1} at each neuron's own frequency, over the row norm
-    for W, colour, label in ((W_in_init, "0.6", "init"), (W_in, None, "trained")):
+    for W, colour, label in ((W_in_init, "0.6", "init"), (W_in, None, "trained (colour: row norm)")):
         k, _ = dominant_frequency(W, p)
         z = coefficient_at(W[:, :p], k) / (W[:, :p].double().norm(dim=1) * math.sqrt(2 / p))
-        kw = {"color": colour} if colour else {"c": k.numpy(), "cmap": "twilight"}
-        ax.scatter(z.real.numpy(), z.imag.numpy(), s=6, label=label, **kw)
+        kw = {"color": colour} if colour else {"c": W.norm(dim=1).numpy(), "cmap": "viridis"}
+        sc = ax.scatter(z.real.numpy(), z.imag.numpy(), s=6, label=label, **kw)
+    plt.colorbar(sc, ax=ax)
     t = np.linspace(0, 2 * math.pi, 200)
     ax.plot(np.cos(t), np.sin(t), color="k", lw=0.6, ls=":")
     ax.set_aspect("equal"), ax.set_xlabel("Re"), ax.set_ylabel("Im"), ax.legend(fontsize=7)
