@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import math
 import multiprocessing
 import queue
 import sys
