@@ -1,6 +1,6 @@
 """Deep MLPs: compositional feature learning in mean-field vs lazy (NTK) output scaling.
 
-    python replications/deep/run.py [--out DIR] [--runs DIR] [--tiny]
+    python replications/deep/run.py [--out DIR] [--runs DIR] [--tiny] [--seed S]
 
 Task: continuous XOR of features, y = x1 x2 with x ~ N(0, I_64), n = 1024 training points, trained full batch.
 Network: depth-3 erf MLP (DeepMLP), f = s_N a . h_3(x); mean_field s_N = 1/N with lr x N (muP for SGD), lazy
@@ -204,9 +204,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(HERE), help="report directory")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "deep"), help="training run directories")
     parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run of the same code path")
+    parser.add_argument("--seed", type=int, default=None, help="override the configs' seed (init and data)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     extra = TINY if args.tiny else []
+    if args.seed is not None:
+        extra = [*extra, f"--seed_everything={args.seed}", f"--data.init_args.seed={args.seed}"]
     res = {regime: fit(regime, name, overrides, Path(args.runs), extra)
            for regime, (name, overrides) in regimes(args.tiny).items()}
     m = {regime: measure(r) for regime, r in res.items()}
