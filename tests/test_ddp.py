@@ -65,7 +65,7 @@ def final_weights(run_dir: Path) -> dict:
 
 
 def compare(tmp_path, *extra: str):
-    args = tiny_xor_args(tmp_path / "one", "--trainer.callbacks=[]", "--trainer.log_every_n_steps=10", *extra)
+    args = tiny_xor_args(tmp_path / "one", "--trainer.log_every_n_steps=10", *extra)
     run(*args)
     two = [a.replace(str(tmp_path / "one"), str(tmp_path / "two")) for a in args]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
@@ -81,6 +81,8 @@ def compare(tmp_path, *extra: str):
             assert (a[key] == "") == (b[key] == ""), key
             if a[key]:
                 assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-4, abs=1e-7), (key, a["step"])
+    (version,) = (tmp_path / "two" / "two_layer_xor").iterdir()
+    assert (version / "clouds.pt").exists()  # the neuron-cloud callback survives DDP (rank 0 writes)
     w1, w2 = final_weights(tmp_path / "one"), final_weights(tmp_path / "two")
     for name in w1:
         torch.testing.assert_close(w2[name], w1[name], rtol=1e-4, atol=1e-6)

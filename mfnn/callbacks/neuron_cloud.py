@@ -70,9 +70,9 @@ class NeuronCloud(L.Callback):
 
     def on_fit_end(self, trainer, pl_module):
         last = self.snapshot(trainer, pl_module)
+        out = run_dir(trainer)  # trainer.log_dir is a collective under DDP: every rank must call it
         if not trainer.is_global_zero:
             return
-        out = run_dir(trainer)
         out.mkdir(parents=True, exist_ok=True)
         torch.save({"layer": self.layer, "snapshots": self.snapshots}, out / self.filename)
         if self.plot:
