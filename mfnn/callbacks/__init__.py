@@ -1,4 +1,6 @@
-from mfnn.callbacks.neuron_cloud import NeuronCloud
-
-__all__ = ["NeuronCloud"]
 from mfnn.callbacks.foreground import ForegroundCheck
+from mfnn.callbacks.neuron_cloud import NeuronCloud
+from mfnn.callbacks.posterior import PosteriorAverage
+from mfnn.callbacks.progress import ProgressMeasures
+
+__all__ = ["ForegroundCheck", "NeuronCloud", "PosteriorAverage", "ProgressMeasures"]
