@@ -93,7 +93,7 @@ def gromov_main(report: Report, out: Path, runs: Path, extra: list[str]) -> None
               source=GROMOV + ": one frequency per neuron (IPR 1; <= 2 effective frequencies)"),
         Check("Gromov: IPR rise, final / initial", ipr[-1] / ipr[0], 5.0, kind="min",
               source=GROMOV + ": random rows spread over (p-1)/2 frequencies (IPR ~ 4/(p-1))"),
-        Check("Gromov: neurons with |phi1+phi2-phi3| < pi/8 (uniform phases: 0.125)", near0, 0.5, kind="min",
+        Check("Gromov: neurons with abs(phi1+phi2-phi3) < pi/8 (uniform phases: 0.125)", near0, 0.5, kind="min",
               source=GROMOV + ": phi1 + phi2 = phi3 (mod 2 pi) in the analytic solution"),
     )
     report.metrics["main"] = {
@@ -137,7 +137,7 @@ def sweep(report: Report, out: Path, runs: Path, extra: list[str]) -> None:
     grokked = [(f, s) for f, s in zip(fractions, steps99) if not math.isnan(s)]
     ratio = grokked[0][1] / grokked[-1][1] if len(grokked) >= 2 else math.nan
     report.add(
-        Check("Gromov: smallest fraction does not generalise (final test acc < 0.5)", final[0], 0.5, kind="max",
+        Check("Gromov: smallest fraction does not generalise (final test acc <= 0.5)", final[0], 0.5, kind="max",
               source=GROMOV + ": below a critical fraction the net memorises only"),
         Check("Gromov: every fraction above the critical one reaches >= 99% (critical fraction found)",
               bool(not math.isnan(crit) and crit > fractions[0]), True, kind="true", source=GROMOV),
@@ -150,13 +150,16 @@ def sweep(report: Report, out: Path, runs: Path, extra: list[str]) -> None:
     sweep_figure(fractions, h, final_train, final, steps99, crit, out / "sweep.png")
     report.figures.append(("Final accuracy vs train fraction with the critical fraction (left), steps to 99% "
                            "test accuracy vs fraction (middle), test accuracy of every member (right)", "sweep.png"))
-    rows = "\n".join(f"| {f:.2f} | {tr:.4f} | {a:.4f} | {s:g} |"
+    rows = "\n".join(f"| {f:g} | {tr:.4f} | {a:.4f} | {s:g} |"
                      for f, tr, a, s in zip(fractions, final_train, final, steps99))
     report.sections.append(
         f"**Sweep** (one batched run of {K} independent MLPs, p={cli.model.net.p}, N={cli.model.net.width}, "
         f"{int(cli.trainer.global_step)} steps): critical fraction ~ {crit:.3g}; steps to 99% rise x{ratio:.2f} "
         f"from the largest to the smallest grokking fraction.\n\n"
-        f"| train fraction | final train acc | final test acc | steps to 99% test |\n|---|---|---|---|\n{rows}")
+        f"| train fraction | final train acc | final test acc | steps to 99% test |\n|---|---|---|---|\n{rows}"
+        + "".join(f"\n\nFraction {f:g} was still mid-transition when the budget ended (test accuracy {a:.2f}): its "
+                  "time to 99% is longer than the run, so the steep end of Power's curve lies beyond it."
+                  for f, a in zip(fractions, final) if 0.05 < a < 0.99))
 
 
 def main(argv: list[str] | None = None) -> int:
