@@ -27,6 +27,7 @@ def test_gromov_route_tiny(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["checks"]) == 9
+    assert not any("|" in c["name"] for c in metrics["checks"])  # a pipe would break the markdown table
     main, sweep = metrics["metrics"]["main"], metrics["metrics"]["sweep"]
     assert main["p"] == 23 and sweep["fractions"] == [0.2, 0.6]
     # p = 23 already groks in 500 steps: generalisation, Fourier localisation and the phase relation
