@@ -1,6 +1,7 @@
+from mfnn.analysis.kernels import KernelAlignment
 from mfnn.callbacks.foreground import ForegroundCheck
 from mfnn.callbacks.neuron_cloud import NeuronCloud
 from mfnn.callbacks.posterior import PosteriorAverage
 from mfnn.callbacks.progress import ProgressMeasures
 
-__all__ = ["ForegroundCheck", "NeuronCloud", "PosteriorAverage", "ProgressMeasures"]
+__all__ = ["ForegroundCheck", "KernelAlignment", "NeuronCloud", "PosteriorAverage", "ProgressMeasures"]
