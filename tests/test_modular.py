@@ -83,3 +83,21 @@ def test_batched_members_match_solo_runs():
             assert torch.allclose(t[0], batched.net.get_parameter(n)[k], atol=1e-5), (n, k)
         moved = (solo.net.W_in - init["W_in"][k: k + 1]).abs().max()
         assert moved > 1e-2  # the runs actually trained
+
+
+def test_ddp_shards_average_to_the_full_batch_gradient():
+    # DDP averages the ranks' gradients: with strided shards and weights x world that mean is the full-batch gradient
+    dm = build(fractions=(0.3, 0.5))
+    full = dm.splits["train"]
+    torch.manual_seed(0)
+    m = ModularMLP(p=P, width=16, members=2)
+
+    def grads(batch):
+        m.zero_grad()
+        m.loss_and_metrics(batch, "train")[0].backward()
+        return [t.grad.clone() for t in m.parameters()]
+
+    world = 3
+    shards = [grads(dm.shard(full, r, world)) for r in range(world)]
+    for g_full, *g_ranks in zip(grads(full), *shards):
+        torch.testing.assert_close(sum(g_ranks) / world, g_full)

@@ -72,3 +72,9 @@ class ModularAdditionDataModule(FullBatchDataModule):
         idx = torch.where(valid, order, torch.zeros_like(order))
         w = valid.float() / counts[:, None].float()
         return {"train": (a[idx], b[idx], y[idx], w), "val": (a, b, y, mask)}
+
+    def shard(self, batch, rank: int, world: int):
+        # The train batch is (K, M) pairs with weights 1/n: rank r keeps pairs r, r+world, ... of every member and
+        # scales their weights by world, so DDP's mean over ranks of the weighted-sum gradients is the full-batch one.
+        a, b, y, w = batch
+        return a[:, rank::world], b[:, rank::world], y[:, rank::world], w[:, rank::world] * world
