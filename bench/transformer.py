@@ -34,24 +34,14 @@ CONFIG = ROOT / "configs" / "grokking" / "nanda_transformer.yaml"
 
 
 class NaiveTransformer(nn.Module):
-    """The paper's one-layer transformer, written plainly; same parameter names and shapes as
-    mfnn.models.transformer.ModularTransformer so one state_dict loads into both."""
+    """The paper's one-layer transformer, written plainly (whole sequence, every position), starting from a
+    copy of a mfnn.models.transformer.ModularTransformer's weights (same names and shapes)."""
 
-    def __init__(self, p: int = 113, d_model: int = 128, n_heads: int = 4, d_head: int = 32, d_mlp: int = 512):
+    def __init__(self, source: nn.Module):
         super().__init__()
-        self.p, self.d_head = p, d_head
-        d, H = d_model, n_heads
-        self.W_E = nn.Parameter(torch.randn(p + 1, d) / math.sqrt(d))
-        self.W_pos = nn.Parameter(torch.randn(3, d) / math.sqrt(d))
-        self.W_Q = nn.Parameter(torch.randn(H, d, d_head) / math.sqrt(d))
-        self.W_K = nn.Parameter(torch.randn(H, d, d_head) / math.sqrt(d))
-        self.W_V = nn.Parameter(torch.randn(H, d, d_head) / math.sqrt(d))
-        self.W_O = nn.Parameter(torch.randn(H, d_head, d) / math.sqrt(d))
-        self.W_in = nn.Parameter(torch.randn(d, d_mlp) / math.sqrt(d))
-        self.b_in = nn.Parameter(torch.zeros(d_mlp))
-        self.W_out = nn.Parameter(torch.randn(d_mlp, d) / math.sqrt(d))
-        self.b_out = nn.Parameter(torch.zeros(d))
-        self.W_U = nn.Parameter(torch.randn(d, p) / math.sqrt(p))
+        self.p, self.d_head = source.p, source.d_head
+        for name, t in source.named_parameters():  # the same initial weights, as independent copies
+            self.register_parameter(name, nn.Parameter(t.detach().clone()))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (B, 3) -> logits (B, 3, p) at every position."""
@@ -97,10 +87,8 @@ class Interleave(Callback):
         self.plain_losses: list[float] = []
 
     def on_train_start(self, trainer, pl_module):
-        hp = pl_module.hparams
         dtype, device = pl_module.W_E.dtype, pl_module.device
-        naive = NaiveTransformer(hp.p, hp.d_model, hp.n_heads, hp.d_head, hp.d_mlp).to(device, dtype)
-        naive.load_state_dict(pl_module.state_dict())  # the same initial weights
+        naive = NaiveTransformer(pl_module).to(device, dtype)
         a, b, y, w = (t[0] for t in trainer.datamodule.splits["train"])  # one member, no padding
         opt = trainer.optimizers[0].defaults  # the configured AdamW hyperparameters
         self.step_plain = naive_stepper(naive, a, b, y, opt["lr"], opt["weight_decay"], opt["betas"],

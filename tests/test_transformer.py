@@ -1,7 +1,6 @@
 """Nanda's one-layer transformer: the last-position forward equals the naive full-sequence forward,
 and the loss is float64 cross-entropy."""
 import importlib.util
-import math
 from pathlib import Path
 
 import pytest
@@ -21,32 +20,27 @@ def build(p=P, fractions=(0.3,)):
     return dm
 
 
-def naive_forward(m: ModularTransformer, a, b):
-    """Reference: the full 3-token sequence through causal attention and the MLP at every position."""
-    tokens = torch.stack([a, b, torch.full_like(a, m.p)], 1)  # (B, 3)
-    x = m.W_E[tokens] + m.W_pos  # (B, 3, d)
-    q = torch.einsum("bpd,hde->bhpe", x, m.W_Q)
-    k = torch.einsum("bpd,hde->bhpe", x, m.W_K)
-    v = torch.einsum("bpd,hde->bhpe", x, m.W_V)
-    scores = q @ k.transpose(-1, -2) / math.sqrt(m.d_head)  # (B, H, 3, 3)
-    causal = torch.ones(3, 3, dtype=torch.bool).tril()
-    attn = scores.masked_fill(~causal, float("-inf")).softmax(-1)
-    z = attn @ v  # (B, H, 3, e)
-    x = x + torch.einsum("bhpe,hed->bpd", z, m.W_O)
-    x = x + F.relu(x @ m.W_in + m.b_in) @ m.W_out + m.b_out
-    return (x @ m.W_U)[:, -1]
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_transformer", ROOT / "bench" / "transformer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_transformer_last_position_forward_equals_naive():
+    """Reference: bench's plain model, the full 3-token sequence through causal attention and the MLP at
+    every position, from a copy of the same weights."""
     torch.manual_seed(0)
     m = ModularTransformer(p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32)
     with torch.no_grad():
         m.b_in.normal_(), m.b_out.normal_()
+    naive = load_bench().NaiveTransformer(m)
     a, b, y = all_pairs(7)
-    fast, ref = m(a, b), naive_forward(m, a, b)
+    tokens = torch.stack([a, b, torch.full_like(a, m.p)], 1)  # (B, 3)
+    fast, ref = m(a, b), naive(tokens)[:, -1]
     assert torch.allclose(fast, ref, atol=1e-5)
     g_fast = torch.autograd.grad(fast.square().sum(), list(m.parameters()))
-    g_ref = torch.autograd.grad(ref.square().sum(), list(m.parameters()))
+    g_ref = torch.autograd.grad(ref.square().sum(), list(naive.parameters()))
     for gf, gr in zip(g_fast, g_ref):
         assert torch.allclose(gf, gr, atol=1e-4)
 
@@ -62,24 +56,6 @@ def test_transformer_loss_is_float64_cross_entropy():
     assert loss.dtype == torch.float64 and torch.allclose(loss, expected)
     val_loss, val = m.loss_and_metrics(dm.splits["val"], "val")
     assert 0 <= float(val["test_acc"]) <= 1 and torch.isfinite(val_loss)
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_transformer", ROOT / "bench" / "transformer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_naive_bench_model_matches_the_reference_forward():
-    bench = load_bench()
-    torch.manual_seed(0)
-    m = ModularTransformer(p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32)
-    naive = bench.NaiveTransformer(7, 16, 2, 8, 32)
-    naive.load_state_dict(m.state_dict())
-    a, b, _ = all_pairs(7)
-    tokens = torch.stack([a, b, torch.full_like(a, 7)], 1)
-    assert torch.allclose(naive(tokens)[:, -1], naive_forward(m, a, b), atol=1e-6)
 
 
 def test_lightning_training_curve_equals_the_naive_loop_in_float64():
