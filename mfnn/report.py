@@ -52,6 +52,11 @@ def fmt(x) -> str:
     return str(x)
 
 
+def cell(x) -> str:
+    """A markdown table cell: a literal | (e.g. in |cos|) would otherwise split the cell."""
+    return fmt(x).replace("|", "\\|")
+
+
 @dataclass
 class Report:
     title: str
@@ -69,8 +74,8 @@ class Report:
 
     def table(self) -> str:
         rows = ["| check | measured | paper / criterion | result | source |", "|---|---|---|---|---|"]
-        rows += [f"| {c.name} | {fmt(c.measured)} | {c.criterion} | {'PASS' if c.passed else 'FAIL'} | {c.source} |"
-                 for c in self.checks]
+        rows += [f"| {cell(c.name)} | {cell(c.measured)} | {cell(c.criterion)} | {'PASS' if c.passed else 'FAIL'} "
+                 f"| {cell(c.source)} |" for c in self.checks]
         return "\n".join(rows)
 
     def markdown(self) -> str:
