@@ -31,3 +31,21 @@ def tiny_xor_args(tmp_path, *extra: str) -> list[str]:
 @pytest.fixture
 def tiny_args(tmp_path):
     return lambda *extra: tiny_xor_args(tmp_path, *extra)
+
+
+def load_script(relative_path: str):
+    """A replication or bench script (not a package module) imported by path."""
+    import importlib.util
+
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem + "_" + path.parent.name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_tiny(script, tmp_path) -> Path:
+    """Run a replication's real code path at --tiny size into tmp_path; return its output folder."""
+    out = tmp_path / "out"
+    assert script.main(["--tiny", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
+    return out

@@ -1,6 +1,5 @@
 """Tied dot-product attention ensemble, its linear baseline and data (Cui et al. 2024), and the replication's
 tiny path."""
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -12,6 +11,7 @@ from mfnn.cli import run
 from mfnn.data.attention import AttentionDataModule, attention_teacher_targets, positional_encodings
 from mfnn.errors import ConfigError
 from mfnn.models.attention import DotProductAttention, LinearPositional
+from tests.conftest import load_script, run_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,14 +93,11 @@ def test_gd_through_the_cli_lowers_the_risk(tmp_path):
 
 def test_replication_tiny_path(tmp_path):
     """The whole replication at tiny size (d = 20, coarse theory): every output exists; numbers not expected to pass."""
-    spec = importlib.util.spec_from_file_location("attention_run", ROOT / "replications" / "attention" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main(["--tiny", "--out", str(tmp_path)]) == 0
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    out = run_tiny(load_script("replications/attention/run.py"), tmp_path)
+    metrics = json.loads((out / "metrics.json").read_text())
     names = [c["name"] for c in metrics["checks"]]
     assert any(n.startswith("alpha_c(omega=0.3)") for n in names) and len(names) >= 8
     m = metrics["metrics"]
     assert m["experiments"]["dim"] == 20 and len(m["theory"]["semantic"]["train_loss"]) == 2
-    assert (tmp_path / "attention_phase_transition.png").stat().st_size > 10_000
-    assert "| check |" in (tmp_path / "report.md").read_text()
+    assert (out / "attention_phase_transition.png").stat().st_size > 10_000
+    assert "| check |" in (out / "report.md").read_text()

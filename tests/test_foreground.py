@@ -59,6 +59,18 @@ def test_batched_equals_each_neuron_alone(self_term):
     assert batched.readout == 1 / 5
 
 
+def train_recording(net, x, y, opt, steps: int) -> Trajectory:
+    """Full-batch MSE training of the background, recording its state before every step."""
+    traj = Trajectory(net)
+    for step in range(steps):
+        traj.record(step, net)
+        loss = (net(x) - y).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return traj
+
+
 def replay_gap(N, steps=60, lr=0.5, self_term=False):
     """Train a mean-field background full batch, then foreground neurons started at the background's
     initial neurons replay its trajectory: (mean |w_fg - w_bg|, mean distance the background moved)."""
@@ -67,13 +79,7 @@ def replay_gap(N, steps=60, lr=0.5, self_term=False):
     init = tuple(t.detach().clone() for t in (net.W_in, net.b_in, net.a))
     x, y = xor_batch(256)(torch.Generator().manual_seed(0))
     opt = torch.optim.SGD(net.parameters(), lr=lr * N)
-    traj = Trajectory(net)
-    for step in range(steps):
-        traj.record(step, net)
-        loss = (net(x) - y).square().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    traj = train_recording(net, x, y, opt, steps)
     fg = train_foreground(net, lambda g: (x, y), init=init, lr=lr, trajectory=traj, self_term=self_term)
     assert fg.steps == steps
     if not self_term:  # a test particle in the recorded field: the background neuron it started on, exactly
@@ -127,13 +133,7 @@ def test_middle_layer_foreground_replays_its_background_neuron_exactly(layer, pa
     x, y = xor_batch(64)(torch.Generator().manual_seed(0))
     scale = N if param == "mean_field" else 1  # MFNNModule's mean-field SGD: lr x N, weight decay / N
     opt = torch.optim.SGD(net.parameters(), lr=lr * scale, weight_decay=1e-3 / scale)
-    traj = Trajectory(net)
-    for step in range(steps):
-        traj.record(step, net)
-        loss = (net(x) - y).square().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    traj = train_recording(net, x, y, opt, steps)
     fg = train_foreground(net, lambda g: (x, y), init=init, lr=lr, weight_decay=1e-3, trajectory=traj, layer=layer,
                           chunk=2)
     nb = net.neurons(layer)

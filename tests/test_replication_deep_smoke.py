@@ -1,18 +1,14 @@
 """The deep replication path at tiny size (d = 8, N = 16, 20 steps): both fits, kernel alignment, GP reference,
 figures and report. The numbers are not expected to pass at this size; the outputs must all exist."""
-import importlib.util
 import json
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("deep_run", ROOT / "replications" / "deep" / "run.py")
-deep = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(deep)
+from tests.conftest import load_script, run_tiny
+
+deep = load_script("replications/deep/run.py")
 
 
 def test_deep_replication_tiny(tmp_path, capsys):
-    assert deep.main(["--tiny", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]) == 0
-    out = tmp_path / "out"
+    out = run_tiny(deep, tmp_path)
     for name in ("report.md", "metrics.json", "kta_layers.png", "clouds.png", "test_curves.png"):
         assert (out / name).stat().st_size > 0, name
     payload = json.loads((out / "metrics.json").read_text())

@@ -1,28 +1,16 @@
 """The whole grokking replication path at tiny size (p = 23): configs, batched sweep, analysis,
 figures, report. Not every check passes at this size, but the net groks and its weights take
 Gromov's Fourier form."""
-import importlib.util
 import json
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import load_script, run_tiny
 
-
-def load(name: str, path: Path):
-    """Import a replication script under a unique name (every replication has a run.py)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gromov = load("grokking_run", ROOT / "replications" / "grokking" / "run.py")
-nanda = load("grokking_run_transformer", ROOT / "replications" / "grokking" / "run_transformer.py")
+gromov = load_script("replications/grokking/run.py")
+nanda = load_script("replications/grokking/run_transformer.py")
 
 
 def test_gromov_route_tiny(tmp_path, capsys):
-    assert gromov.main(["--tiny", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]) == 0
-    out = tmp_path / "out"
+    out = run_tiny(gromov, tmp_path)
     for name in ("report.md", "metrics.json", "gromov_curves.png", "gromov_weights.png", "sweep.png"):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
@@ -40,8 +28,7 @@ def test_gromov_route_tiny(tmp_path, capsys):
 
 
 def test_nanda_route_tiny(tmp_path, capsys):
-    assert nanda.main(["--tiny", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]) == 0
-    out = tmp_path / "out"
+    out = run_tiny(nanda, tmp_path)
     for name in ("report.md", "metrics.json", "progress.png"):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]

@@ -1,7 +1,5 @@
 """Nanda's one-layer transformer: the last-position forward equals the naive full-sequence forward,
 and the loss is float64 cross-entropy."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,9 +7,9 @@ import torch.nn.functional as F
 
 from mfnn.data.modular import ModularAdditionDataModule, all_pairs
 from mfnn.models.transformer import ModularTransformer
+from tests.conftest import load_script
 
 P = 11
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def build(p=P, fractions=(0.3,)):
@@ -21,10 +19,7 @@ def build(p=P, fractions=(0.3,)):
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_transformer", ROOT / "bench" / "transformer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/transformer.py")
 
 
 def test_transformer_last_position_forward_equals_naive():

@@ -81,20 +81,20 @@ def alpha_c_table(omegas, n_gh: int, grid: tuple[float, float, float]) -> dict[f
 
 
 # ---- experiments -----------------------------------------------------------------------------------------
-def fit(config: str, overrides: list[str], out: Path, name: str):
+def fit(config: str, overrides: list[str], runs: Path, name: str):
     cli = run("fit", "--config", str(ROOT / "configs" / "attention" / config), *overrides,
-              "--trainer.logger.init_args.save_dir", str(out / "runs"), "--trainer.logger.init_args.name", name)
+              "--trainer.logger.init_args.save_dir", str(runs), "--trainer.logger.init_args.name", name)
     dm = cli.datamodule
     metrics = cli.model.member_metrics(dm.splits["train"], dm.splits["val"])
     return dm, {k: v.detach().cpu().double().numpy() for k, v in metrics.items()}
 
 
-def experiments(size: str, out: Path) -> dict:
+def experiments(size: str, runs: Path) -> dict:
     att_cfg, lin_cfg, overrides = SIZES[size][:3]
     t0 = time.time()
-    dm, att = fit(att_cfg, overrides, out, "attention")
+    dm, att = fit(att_cfg, overrides, runs, "attention")
     t1 = time.time()
-    _, lin = fit(lin_cfg, overrides, out, "linear")
+    _, lin = fit(lin_cfg, overrides, runs, "linear")
     inits = ["positional", "semantic"]  # the order in configs/attention/attention*.yaml
     res = {"alpha": dm.alphas, "dim": dm.dim, "seeds": dm.seeds, "omega": dm.omega, "sigma": dm.sigma, "time_attention_s": t1 - t0,
            "time_linear_s": time.time() - t1, "linear_test_error": lin["test_error"].mean(0).tolist()}
@@ -219,6 +219,7 @@ def at_alpha(theory, branch, key, alpha):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "replications" / "attention"))
+    p.add_argument("--runs", default=str(ROOT / "runs" / "attention"), help="where the training runs go")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--tiny", action="store_true", help="seconds-long smoke run")
     size.add_argument("--gpu", action="store_true", help="paper-size configs (d = 1000) and the full theory grid")
@@ -243,7 +244,7 @@ def main(argv=None) -> int:
     theory = theory_curves(alphas, n_gh)
     timings["theory_curves_s"] = time.time() - t
     t = time.time()
-    exp = experiments(size_name, out)
+    exp = experiments(size_name, Path(args.runs))
     timings["experiments_s"] = time.time() - t
     alpha_c, timings["alpha_c_s"] = collect(results, worker)
     ref = load_reference()
