@@ -123,6 +123,26 @@ def test_fixed_points_match_the_authors_curves(fixed_points):
     assert sem.train_loss < pos.train_loss  # alpha = 2 > alpha_c: semantic is the global minimum
 
 
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="authors' reference curves not available")
+def test_alternative_A_matches_the_authors_curves():
+    """A = [[.3,.7],[.8,.2]] (not token-swap symmetric), omega = 0.14: the authors' curves there agree with
+    ours less tightly than at omega = 0.3 (their Phi runs ~1% below ours on both branches), hence the wider
+    tolerances. Their file labelled omega = 0.15 Aalt matches the standard A instead, so it is not used."""
+    from mfnn.theory.attention import A_ALT
+    th = AttentionTheory(AttentionSetup(omega=0.14, A=A_ALT, n_gh=6))
+    sem_ref = read_reference("repl_softmax_Mixed_sig0.5_lamb0.01_omega0.14_Aalt.csv")[2.0]
+    pos_ref = read_reference("repl_softmax_Mixed_sig0.5_lamb0.01_omega0.14_para_Aalt.csv")[2.0]
+    sem, pos = th.solve(2.0, branch="semantic"), th.solve(2.0, branch="positional")
+    assert sem.converged and pos.converged
+    assert abs(sem.m) < 1e-6 and abs(pos.theta) < 1e-6
+    assert sem.theta == pytest.approx(sem_ref["theta"], rel=0.05)
+    assert sem.train_loss == pytest.approx(-sem_ref["Phi"], rel=0.02)
+    assert pos.train_loss == pytest.approx(-pos_ref["Phi"], rel=0.02)
+    assert sem.test_error == pytest.approx(sem_ref["mse"] / 2, rel=0.08)
+    assert pos.test_error == pytest.approx(pos_ref["mse"] / 2, rel=0.04)
+    assert sem.train_loss < pos.train_loss
+
 def test_omega0_semantic_branch_learns_the_teacher():
     th = AttentionTheory(AttentionSetup(omega=0.0, n_gh=6))
     lo, hi = th.sweep([1.0, 2.0], "semantic")

@@ -157,8 +157,8 @@ def sweep(report: Report, out: Path, runs: Path, extra: list[str]) -> None:
         f"{int(cli.trainer.global_step)} steps): critical fraction ~ {crit:.3g}; steps to 99% rise x{ratio:.2f} "
         f"from the largest to the smallest grokking fraction.\n\n"
         f"| train fraction | final train acc | final test acc | steps to 99% test |\n|---|---|---|---|\n{rows}"
-        + "".join(f"\n\nFraction {f:g} was still mid-transition when the budget ended (test accuracy {a:.2f}): its "
-                  "time to 99% is longer than the run, so the steep end of Power's curve lies beyond it."
+        + "".join(f"\n\nFraction {f:g} was still mid-transition when the budget ended (test accuracy {a:.3f}): its "
+                  "time to 99% is longer than the run, so the steepest end of Power's curve lies beyond it."
                   for f, a in zip(fractions, final) if 0.05 < a < 0.99))
 
 
