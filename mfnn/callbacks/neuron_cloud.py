@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning as L
 import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from mfnn.errors import require
+from mfnn.callbacks.periodic import PeriodicSnapshots
 from mfnn.plotting import cloud_scatter, save
 
 
@@ -40,13 +39,13 @@ def run_dir(trainer) -> Path:
     return Path(trainer.log_dir or trainer.default_root_dir)
 
 
-class NeuronCloud(L.Callback):
+class NeuronCloud(PeriodicSnapshots):
     """Snapshots of hidden layer `layer`'s neurons every `every_n_steps` steps and at fit end."""
 
     def __init__(self, every_n_steps: int = 500, layer: int = 0, plot: bool = True, max_points: int = 4096):
-        require(every_n_steps > 0, "every_n_steps", f"must be > 0 (got {every_n_steps})")
-        self.every_n_steps, self.layer, self.plot, self.max_points = every_n_steps, layer, plot, max_points
-        self.snapshots: list[dict] = []  # tensors and primitives only: checkpoint-safe
+        super().__init__(every_n_steps)
+        self.layer, self.plot, self.max_points = layer, plot, max_points
+        self.snapshots: list[dict] = []  # {"step", "W", "b", "a"}
 
     def snapshot(self, trainer, pl_module) -> dict:
         n = neurons_of(pl_module, self.layer)
@@ -59,14 +58,6 @@ class NeuronCloud(L.Callback):
         else:
             self.snapshots.append(snap)
         return snap
-
-    def on_train_start(self, trainer, pl_module):
-        if not self.snapshots:
-            self.snapshot(trainer, pl_module)
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step % self.every_n_steps == 0:
-            self.snapshot(trainer, pl_module)
 
     def on_fit_end(self, trainer, pl_module):
         last = self.snapshot(trainer, pl_module)
@@ -111,7 +102,4 @@ class NeuronCloud(L.Callback):
         return self._generate_state_key(layer=self.layer)  # one cloud callback per layer may coexist
 
     def state_dict(self):
-        return {"snapshots": self.snapshots, "layer": self.layer}
-
-    def load_state_dict(self, state_dict):
-        self.snapshots = list(state_dict["snapshots"])
+        return {**super().state_dict(), "layer": self.layer}

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 
-import lightning as L
 import torch
 from torch.func import functional_call
 
 from mfnn.analysis.fourier import component_norms, gini, key_frequencies, key_frequency_logits
 from mfnn.analysis.phases import nanda_phases
 from mfnn.callbacks.neuron_cloud import run_dir
+from mfnn.callbacks.periodic import PeriodicSnapshots
 from mfnn.errors import require
 
 
@@ -73,13 +73,13 @@ def weight_measures(params: dict[str, torch.Tensor], p: int) -> dict[str, float]
     }
 
 
-class ProgressMeasures(L.Callback):
+class ProgressMeasures(PeriodicSnapshots):
     """Nanda et al.'s progress measures on a cadence (weights snapshotted, measured at train end)."""
 
     def __init__(self, every_n_steps: int = 100, n_key_freqs: int = 5, plot: bool = True):
-        require(every_n_steps > 0, "every_n_steps", f"must be > 0 (got {every_n_steps})")
+        super().__init__(every_n_steps)
         require(n_key_freqs > 0, "n_key_freqs", f"must be > 0 (got {n_key_freqs})")
-        self.every_n_steps, self.n_key_freqs, self.plot = every_n_steps, n_key_freqs, plot
+        self.n_key_freqs, self.plot = n_key_freqs, plot
         self.snapshots: list[tuple[int, dict[str, torch.Tensor]]] = []
         self.history: dict[str, list[float]] = {}
         self.key_freqs: list[int] = []
@@ -94,14 +94,6 @@ class ProgressMeasures(L.Callback):
         live = {f"progress/{k}": v for k, v in weight_measures(params, pl_module.p).items()}
         for logger in trainer.loggers:
             logger.log_metrics(live, step=step)
-
-    def on_train_start(self, trainer, pl_module):
-        if not self.snapshots:
-            self.snapshot(trainer, pl_module)
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step % self.every_n_steps == 0:
-            self.snapshot(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module):  # before the loggers close
         self.snapshot(trainer, pl_module)
@@ -124,12 +116,6 @@ class ProgressMeasures(L.Callback):
         self.history = {k: [r[k] for r in rows] for k in rows[0]}
         self.phases = phase_boundaries(self.history)
         return self.history
-
-    def state_dict(self):
-        return {"snapshots": self.snapshots}
-
-    def load_state_dict(self, state_dict):
-        self.snapshots = list(state_dict["snapshots"])
 
 
 
