@@ -3,55 +3,16 @@
 
     OMP_NUM_THREADS=1 python bench/foreground.py [--neurons 2048] [--loop 4] [--steps 50] [--batch 512]
 
-`bench_foreground(...) -> dict` is the same measurement as a function (bench/run.py and the
-self-consistency replication call it).
+The measurement is `mfnn.foreground.throughput.foreground_throughput`.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mfnn.callbacks.foreground import train_foreground  # noqa: E402
-from mfnn.data.synthetic import SyntheticDataModule  # noqa: E402
-from mfnn.models.mlp import MLPNet  # noqa: E402
-
-
-def bench_foreground(neurons: int = 2048, loop: int = 4, steps: int = 50, width: int = 1024, batch: int = 512,
-                     device: str | None = None, chunks: tuple[int | None, ...] | None = None) -> dict:
-    """Neuron-steps per second of train_foreground, batched (one row per chunk size) and as a loop over
-    `loop` single neurons, and the loop's time extrapolated to `neurons` neurons.
-    Returns {"device", "threads", "width", "batch", "steps", "neurons", "batched": {chunk: rate},
-    "loop_rate", "speedup" (best batched / loop), "loop_extrapolated_s", "batched_s"}."""
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    chunks = chunks or ((256, None) if device.type == "cpu" else (None,))
-    torch.manual_seed(0)
-    net = MLPNet(2, width, activation="hardtanh", parameterization="mean_field").to(device)
-    data = SyntheticDataModule(input_dim=2, target="xor", input_distribution="uniform")
-    draw = lambda g: data.sample(batch, g, device)  # noqa: E731
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    def timed(**kw) -> float:
-        train_foreground(net, draw, steps=2, **kw)  # warm-up
-        sync()
-        start = time.perf_counter()
-        train_foreground(net, draw, steps=steps, **kw)
-        sync()
-        return time.perf_counter() - start
-
-    batched = {str(c): neurons * steps / timed(n_neurons=neurons, chunk=c) for c in chunks}
-    loop_rate = loop * steps / sum(timed(n_neurons=1, seed=j) for j in range(loop))
-    best = max(batched.values())
-    return {"device": str(device), "threads": torch.get_num_threads(), "width": width, "batch": batch, "steps": steps,
-            "neurons": neurons, "batched": batched, "loop_neurons": loop, "loop_rate": loop_rate,
-            "speedup": best / loop_rate, "loop_extrapolated_s": neurons * steps / loop_rate,
-            "batched_s": neurons * steps / best}
+from mfnn.foreground.throughput import foreground_throughput
 
 
 def main() -> None:
@@ -64,7 +25,7 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    r = bench_foreground(args.neurons, args.loop, args.steps, args.width, args.batch, args.device)
+    r = foreground_throughput(args.neurons, args.loop, args.steps, args.width, args.batch, args.device)
     print(f"device {r['device']}, threads {r['threads']}, background N={r['width']}, batch {r['batch']}, "
           f"{r['steps']} steps")
     print(f"{'variant':<42} {'neuron-steps/s':>15}")

@@ -34,6 +34,7 @@ from lightning.pytorch.callbacks import Callback  # noqa: E402
 
 from bench import plain  # noqa: E402
 from mfnn.cli import MFNNCLI, wandb_offline_unless_keyed  # noqa: E402
+from mfnn.foreground.throughput import foreground_throughput  # noqa: E402
 
 
 class Clock:
@@ -166,6 +167,11 @@ def external(module: str, function: str, **kwargs) -> dict | str:
         fn = getattr(importlib.import_module(f"bench.{module}"), function)
     except (ImportError, AttributeError) as err:
         return f"not available ({type(err).__name__}: {err})"
+    return guarded(fn, **kwargs)
+
+
+def guarded(fn: Callable, **kwargs) -> dict | str:
+    """fn(**kwargs), or why it failed: one failing case must not hide the others."""
     try:
         return fn(**kwargs)
     except Exception as err:  # noqa: BLE001 (one failing case must not hide the others)
@@ -223,7 +229,7 @@ def main() -> None:
                   f"{r['one_cpu']:.1f} (1)", f"{ratio:.2f}", f"{r['one_wall'] / r['ens_wall']:.2f}",
                   "time(16)/time(1) <= 4", verdict(ratio, 4, True)))
     if "f" in wanted:
-        r = external("foreground", "bench_foreground", steps=20)
+        r = guarded(foreground_throughput, steps=20)
         if isinstance(r, dict):  # neuron-steps/s, wall clock
             show((f"(f) {r['neurons']} foreground neurons (N={r['width']}, batch {r['batch']}) batched vs "
                   f"loop [neuron-steps/s, {r['device']}]", f"{max(r['batched'].values()):.4g}",

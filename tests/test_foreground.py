@@ -9,8 +9,8 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 
 from mfnn.callbacks import NeuronCloud
-from mfnn.callbacks.foreground import (Foreground, ForegroundCheck, Trajectory, foreground_step, forward_from,
-                                       neuron_features, next_preactivation, train_foreground)
+from mfnn.callbacks.foreground import ForegroundCheck
+from mfnn.foreground import Foreground, Trajectory, foreground_step, train_foreground
 from mfnn.cli import run
 from mfnn.data.synthetic import SyntheticDataModule
 from mfnn.errors import ConfigError
@@ -33,7 +33,7 @@ def test_step_matches_autograd_of_each_neurons_own_mse(activation, C):
     h, r = torch.randn(B, d, generator=g), torch.randn(B, C, generator=g)
     W, b, a = torch.randn(M, d, generator=g), torch.randn(M, generator=g), torch.randn(M, C, generator=g)
     Wt, bt, at = (t.clone().requires_grad_() for t in (W, b, a))
-    phi = neuron_features(h, Wt, bt, ACTIVATIONS[activation])  # (B, M)
+    phi = MLPNet(d, M, activation=activation).neuron_features(h, Wt, bt)  # (B, M)
     own = (r[:, None, :] - s * phi[:, :, None] * at[None]).square().mean((0, 2))  # (M,): each neuron's MSE
     own.sum().backward()
     lr = 0.1
@@ -115,8 +115,8 @@ def test_forward_from_matches_net():
     net = MLPNet(3, 16, depth=3, activation="tanh", output_dim=2)
     x = torch.randn(10, 3)
     for layer in (0, 1):
-        z = next_preactivation(net, net.hidden(x, layer), layer)
-        torch.testing.assert_close(forward_from(net, z, layer + 1), net(x))
+        z = net.next_preactivation(net.hidden(x, layer), layer)
+        torch.testing.assert_close(net.forward_from(z, layer + 1), net(x))
 
 
 @pytest.mark.parametrize("layer,param", [(0, "mean_field"), (1, "mean_field"), (1, "ntk")])
@@ -172,7 +172,8 @@ def test_callback_on_depth3_model(tmp_path):
     assert sorted(check.foregrounds) == [0, 1, 2]
     assert check.foregrounds[0]["same"].W.shape == (24, 2) and check.foregrounds[1]["same"].W.shape == (24, 16)
     assert check.foregrounds[1]["same"].a.shape == (24, 16) and check.foregrounds[2]["same"].a.shape == (24, 1)
-    assert ForegroundCheck.optimiser_settings(trainer) == (pytest.approx(0.05), pytest.approx(1e-3))
+    settings = trainer.lightning_module.optimizer_settings  # as configured, before the width scaling
+    assert (settings["lr"], settings["weight_decay"]) == (pytest.approx(0.05), pytest.approx(1e-3))
     for layer in (0, 1, 2):
         m = check.metrics[layer]["same"]
         assert all(math.isfinite(v) for v in m.values()) and m["mmd"] > 0
@@ -202,4 +203,5 @@ def test_callback_on_tiny_network(tmp_path):
     saved = torch.load(Path(cli.trainer.log_dir) / "foreground.pt", weights_only=False)
     assert saved["mode"] == "trajectory" and saved["foregrounds"][0]["mean_field"]["W"].shape == (48, 2)
     assert check.trajectory is None  # the recorded states are dropped after use
-    assert ForegroundCheck.optimiser_settings(cli.trainer) == (0.5, 0.0)
+    assert (cli.model.optimizer_settings["lr"], cli.model.optimizer_settings["weight_decay"]) == (0.5, 0.0)
+    assert cli.trainer.optimizers[0].param_groups[0]["lr"] == 0.5  # lazy (NTK): no width multiplier

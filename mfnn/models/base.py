@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from mfnn.errors import require
+from mfnn.parameterization import is_sgd_like, readout_scale, scale_param_groups  # noqa: F401 (readout_scale re-exported)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -32,6 +33,7 @@ class MFNNModule(L.LightningModule):
         self.optimizer_factory = optimizer
         self.warmup_steps = warmup_steps
         self.compile_net = compile
+        self.optimizer_settings: dict | None = None  # lr, weight_decay as configured (set by configure_optimizers)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Lightning sets `_current_fx_name` around every hook (~40 times a step); nn.Module.__setattr__
@@ -117,28 +119,14 @@ class MFNNModule(L.LightningModule):
             )
 
     def configure_optimizers(self):
-        groups = self.param_groups()
-        optimizer = self.optimizer_factory(groups)
-        sgd_like = isinstance(optimizer, torch.optim.SGD) or getattr(optimizer, "sgd_like", False)
-        for group in optimizer.param_groups:
-            scale = group.pop("sgd_lr_scale", 1.0) if sgd_like else 1.0
-            group.pop("sgd_lr_scale", None)
-            group["lr"] *= scale
-            if "weight_decay" in group:
-                group["weight_decay"] /= scale
+        optimizer = self.optimizer_factory(self.param_groups())
+        # The settings as written (before the width scaling): what analyses of this run read back.
+        first = optimizer.param_groups[0]
+        self.optimizer_settings = {"lr": first["lr"], "weight_decay": first.get("weight_decay", 0.0),
+                                   "sgd_like": is_sgd_like(optimizer)}
+        scale_param_groups(optimizer)
         if not self.warmup_steps:
             return optimizer
         warm = self.warmup_steps
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-def readout_scale(parameterization: str, width: int) -> float:
-    """Multiplier on the sum over a layer's N neurons.
-
-    mean_field: f = (1/N) sum_i a_i phi_i. Under SGD each neuron's gradient is O(1/N), so its
-      learning rate is multiplied by N (`sgd_lr_scale`) and every neuron moves O(1).
-    ntk: f = (1/sqrt N) sum_i a_i phi_i: lazy training, O(1) learning rate.
-    standard: f = sum_i a_i phi_i with a ~ N(0, 1/N) (PyTorch-like).
-    """
-    return {"mean_field": 1.0 / width, "ntk": 1.0 / math.sqrt(width), "standard": 1.0}[parameterization]

@@ -32,6 +32,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from mfnn.errors import require, require_positive
 from mfnn.models.base import MFNNModule
+from mfnn.parameterization import is_sgd_like
 
 SEP = "__"  # parameter names "net.W_in" are stored as "net__W_in" (ParameterDict keys cannot hold dots)
 
@@ -136,7 +137,7 @@ class Ensemble(MFNNModule):
         config = super().configure_optimizers()
         if self.member_weight_decay.numel():
             optimizer = config["optimizer"] if isinstance(config, dict) else config
-            sgd_like = isinstance(optimizer, torch.optim.SGD) or getattr(optimizer, "sgd_like", False)
+            sgd_like = is_sgd_like(optimizer)
             for group in optimizer.param_groups:
                 group["weight_decay"] = 0.0  # ours replaces the optimiser's
                 if not sgd_like:
@@ -146,7 +147,7 @@ class Ensemble(MFNNModule):
     def on_before_optimizer_step(self, optimizer) -> None:
         if not self.member_weight_decay.numel():
             return
-        sgd_like = isinstance(optimizer, torch.optim.SGD) or getattr(optimizer, "sgd_like", False)
+        sgd_like = is_sgd_like(optimizer)
         decoupled = not sgd_like and (isinstance(optimizer, torch.optim.AdamW)
                                       or optimizer.defaults.get("decoupled_weight_decay", False))
         with torch.no_grad():

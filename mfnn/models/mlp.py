@@ -18,10 +18,10 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mfnn.errors import require, require_choice, require_positive
-from mfnn.models.base import MFNNModule, readout_scale
+from mfnn.models.base import MFNNModule
+from mfnn.parameterization import PARAMETERIZATIONS, Parameterization, outgoing_std, readout_scale, sgd_lr_scale
 
 Activation = Literal["relu", "hardtanh", "erf", "tanh", "quadratic", "identity"]
-Parameterization = Literal["mean_field", "ntk", "standard"]
 Loss = Literal["mse", "cross_entropy"]
 
 ACTIVATIONS = {
@@ -34,8 +34,29 @@ ACTIVATIONS = {
 }
 
 
+def act_and_slope(name: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """act(z) and act'(z) for the activations above (hand-written gradients of the foreground neurons)."""
+    if name == "hardtanh":
+        return z.clamp(-1, 1), (z.abs() < 1).to(z.dtype)
+    if name == "relu":
+        return z.clamp_min(0), (z > 0).to(z.dtype)
+    if name == "tanh":
+        t = z.tanh()
+        return t, 1 - t.square()
+    if name == "erf":
+        return torch.erf(z), (2 / math.sqrt(math.pi)) * torch.exp(-z.square())
+    if name == "quadratic":
+        return z.square(), 2 * z
+    if name == "identity":
+        return z, torch.ones_like(z)
+    raise NotImplementedError(f"no slope for activation {name!r}")
+
+
 class MLPNet(nn.Module):
-    """The network itself (no training logic): `depth` hidden layers of `width` neurons."""
+    """The network itself (no training logic): `depth` hidden layers of `width` neurons.
+
+    It owns its layer functions (`neuron_features`, `layer_input`, `next_preactivation`, `forward_from`,
+    `initial_neurons`): the foreground neurons of `mfnn.foreground` are computed with exactly these."""
 
     def __init__(
         self,
@@ -56,13 +77,15 @@ class MLPNet(nn.Module):
         require(depth is not None and depth >= 1, "depth", f"must be >= 1 (got {depth!r})")
         require_positive(output_dim, "output_dim")
         require_choice(activation, ACTIVATIONS, "activation")
-        require_choice(parameterization, ("mean_field", "ntk", "standard"), "parameterization")
+        require_choice(parameterization, PARAMETERIZATIONS, "parameterization")
         for name, v in (("init_std_in", init_std_in), ("init_std_bias", init_std_bias), ("init_std_out", init_std_out)):
             require(v >= 0, name, f"must be >= 0 (got {v})")
         self.input_dim, self.width, self.depth, self.output_dim = input_dim, width, depth, output_dim
         self.activation, self.parameterization = activation, parameterization
+        self.init_std = {"in": init_std_in, "bias": init_std_bias, "out": init_std_out}
         self.act = ACTIVATIONS[activation]
         self.readout_scale = readout_scale(parameterization, width)
+        self.sgd_lr_scale = sgd_lr_scale(parameterization, width)
 
         self.W_in = nn.Parameter(torch.randn(width, input_dim) * init_std_in)
         self.b_in = nn.Parameter(torch.randn(width) * init_std_bias) if bias else None
@@ -70,22 +93,45 @@ class MLPNet(nn.Module):
         self.b_hidden = nn.ParameterList(
             [nn.Parameter(torch.randn(width) * init_std_bias) for _ in range(depth - 1)] if bias else []
         )
-        out_std = init_std_out / math.sqrt(width) if parameterization == "standard" else init_std_out
-        self.a = nn.Parameter(torch.randn(width, output_dim) * out_std)
+        self.a = nn.Parameter(torch.randn(width, output_dim) * outgoing_std(parameterization, width, init_std_out))
+
+    # ---- layer functions ------------------------------------------------------------------------
+    def neuron_features(self, h: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        """act(h W^T / sqrt(fan_in) + b) for any neurons (W, b): h (B, fan_in), W (M, fan_in), b (M,) -> (B, M)."""
+        z = h @ W.T / math.sqrt(W.shape[1])
+        return self.act(z + b if b is not None else z)
 
     def hidden(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
         """Post-activations of hidden layer `upto` (0-based; default the last). x: (B, d) -> (B, N)."""
         upto = self.depth - 1 if upto is None else upto
-        z = x @ self.W_in.T / math.sqrt(self.input_dim)
-        h = self.act(z + self.b_in if self.b_in is not None else z)
+        h = self.neuron_features(x, self.W_in, self.b_in)
         for l in range(upto):
-            z = h @ self.W_hidden[l].T / math.sqrt(self.width)
-            h = self.act(z + self.b_hidden[l] if len(self.b_hidden) else z)
+            h = self.neuron_features(h, self.W_hidden[l], self.b_hidden[l] if len(self.b_hidden) else None)
         return h
+
+    def layer_input(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """What the neurons of hidden layer `layer` see: x for layer 0, else hidden layer layer-1."""
+        return x if layer == 0 else self.hidden(x, layer - 1)
+
+    def next_preactivation(self, h: torch.Tensor, layer: int) -> torch.Tensor:
+        """z_{layer+1} (B, N) from hidden layer `layer`'s post-activations h (B, N)."""
+        z = h @ self.W_hidden[layer].T / math.sqrt(self.width)
+        return z + self.b_hidden[layer] if len(self.b_hidden) else z
+
+    def forward_from(self, z: torch.Tensor, layer: int) -> torch.Tensor:
+        """The rest of the forward from z (B, N), the pre-activation of hidden layer `layer` (>= 1):
+        act, the layers above, the readout -> (B, C)."""
+        h = self.act(z)
+        for l in range(layer, self.depth - 1):
+            h = self.act(self.next_preactivation(h, l))
+        return self.readout_scale * (h @ self.a)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.readout_scale * (self.hidden(x) @ self.a)  # (B, C)
         return out.squeeze(-1) if self.output_dim == 1 else out
+
+    def act_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return act_and_slope(self.activation, z)
 
     def neurons(self, layer: int = 0) -> dict[str, torch.Tensor | None]:
         """The particles of hidden layer `layer`: incoming rows W (N, fan_in), bias b (N,),
@@ -95,6 +141,20 @@ class MLPNet(nn.Module):
         b = self.b_in if layer == 0 else (self.b_hidden[layer - 1] if len(self.b_hidden) else None)
         a = self.a if layer == self.depth - 1 else self.W_hidden[layer].T
         return {"W": W, "b": b, "a": a}
+
+    def initial_neurons(self, layer: int, n: int, generator: torch.Generator, device=None):
+        """n fresh neurons of hidden layer `layer` from this net's initial law: incoming w ~ N(0, s_in^2)
+        (s_in = 1 for hidden rows), b ~ N(0, s_b^2), outgoing a ~ N(0, outgoing_std^2) for the last layer,
+        a ~ N(0, 1) (W_hidden's columns) for a middle one. -> (W (n, fan_in), b (n,) or None, a (n, C or N))."""
+        last = layer == self.depth - 1
+        fan_in = self.input_dim if layer == 0 else self.width
+        std_in = self.init_std["in"] if layer == 0 else 1.0
+        std_out = outgoing_std(self.parameterization, self.width, self.init_std["out"]) if last else 1.0
+        kw = dict(generator=generator, device=device)
+        W = torch.randn(n, fan_in, **kw) * std_in
+        b = torch.randn(n, **kw) * self.init_std["bias"] if self.neurons(layer)["b"] is not None else None
+        a = torch.randn(n, self.output_dim if last else self.width, **kw) * std_out
+        return W, b, a
 
 
 class MLP(MFNNModule):
@@ -128,9 +188,7 @@ class MLP(MFNNModule):
         return self.net(x)
 
     def param_groups(self):
-        # Mean-field SGD: every neuron's own parameters get an O(N) step (see readout_scale).
-        scale = float(self.net.width) if self.net.parameterization == "mean_field" else 1.0
-        return [{"params": list(self.net.parameters()), "sgd_lr_scale": scale}]
+        return [{"params": list(self.net.parameters()), "sgd_lr_scale": self.net.sgd_lr_scale}]
 
     def loss_and_metrics(self, batch, stage):
         x, y = batch

@@ -21,7 +21,8 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mfnn.errors import require, require_choice, require_positive
-from mfnn.models.base import MFNNModule, readout_scale
+from mfnn.models.base import MFNNModule
+from mfnn.parameterization import PARAMETERIZATIONS, Parameterization, outgoing_std, readout_scale, sgd_lr_scale
 
 
 def member_metrics(loss: torch.Tensor, correct: torch.Tensor, train_mask: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -44,9 +45,9 @@ class ModularMLPNet(nn.Module):
         super().__init__()
         self.p, self.width, self.members = p, width, members
         self.readout_scale = readout_scale(parameterization, width)
-        out_std = init_std_out / math.sqrt(width) if parameterization == "standard" else init_std_out
+        self.sgd_lr_scale = sgd_lr_scale(parameterization, width)
         self.W_in = nn.Parameter(torch.randn(members, width, 2 * p) * init_std_in)  # (K, N, 2p)
-        self.W_out = nn.Parameter(torch.randn(members, width, p) * out_std)  # (K, N, p)
+        self.W_out = nn.Parameter(torch.randn(members, width, p) * outgoing_std(parameterization, width, init_std_out))
 
     def hidden(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """a, b: (K, M) or (M,) shared by all members -> post-activations (K, M, N)."""
@@ -82,7 +83,7 @@ class ModularMLP(MFNNModule):
         p: int = 97,
         width: int = 500,
         members: int = 1,
-        parameterization: Literal["mean_field", "ntk", "standard"] = "mean_field",
+        parameterization: Parameterization = "mean_field",
         init_std_in: float = 1.0,
         init_std_out: float = 1.0,
         loss: Literal["mse", "cross_entropy"] = "mse",
@@ -94,7 +95,7 @@ class ModularMLP(MFNNModule):
         require(p is not None and p >= 2, "p", f"must be >= 2 (got {p!r})")
         require_positive(width, "width")
         require_positive(members, "members")
-        require_choice(parameterization, ("mean_field", "ntk", "standard"), "parameterization")
+        require_choice(parameterization, PARAMETERIZATIONS, "parameterization")
         require_choice(loss, ("mse", "cross_entropy"), "loss")
         require(init_std_in >= 0 and init_std_out >= 0, "init_std_in", "init stds must be >= 0")
         self.save_hyperparameters(ignore=["optimizer"])
@@ -117,9 +118,7 @@ class ModularMLP(MFNNModule):
         return -out.log_softmax(-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
 
     def param_groups(self):
-        # Mean-field SGD: each neuron's step is O(N) (see readout_scale); AdamW ignores the scale.
-        scale = float(self.net.width) if self.net.readout_scale == 1.0 / self.net.width else 1.0
-        return [{"params": list(self.net.parameters()), "sgd_lr_scale": scale}]
+        return [{"params": list(self.net.parameters()), "sgd_lr_scale": self.net.sgd_lr_scale}]
 
     def loss_and_metrics(self, batch, stage):
         if stage == "train":

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from mfnn.analysis.kernels import (KernelAlignment, kernel_regression, layer_features,  # noqa: E402
                                    neuron_target_correlation, subspace_fraction)
-from mfnn.callbacks.foreground import ForegroundCheck, neuron_features  # noqa: E402
+from mfnn.callbacks.foreground import ForegroundCheck  # noqa: E402
 from mfnn.cli import MFNNCLI, run, wandb_offline_unless_keyed  # noqa: E402
 from mfnn.plotting import cloud_scatter, plt, save  # noqa: E402
 from mfnn.report import Check, Report  # noqa: E402
@@ -93,7 +93,7 @@ def measure(res: dict) -> dict:
     fg = {}
     if res["fg"] is not None and MIDDLE in res["fg"].foregrounds:  # foreground neurons of the middle layer
         f = res["fg"].foregrounds[MIDDLE]["same"]
-        phi = neuron_features(net.hidden(x[:n_probe], MIDDLE - 1), f.W, f.b, net.act)  # (n_probe, M)
+        phi = net.neuron_features(net.hidden(x[:n_probe], MIDDLE - 1), f.W, f.b)  # (n_probe, M)
         fg = {"fg_" + k: v for k, v in res["fg"].metrics[MIDDLE]["same"].items()}
         fg.update(fg_n_neurons=f.n_neurons, fg_seconds=f.seconds, fg_corr=neuron_target_correlation(phi, y[:n_probe]),
                   fg_W=f.W.cpu())

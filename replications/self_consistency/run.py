@@ -22,10 +22,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.foreground import bench_foreground  # noqa: E402
 from mfnn.analysis.clouds import (fourfold_order, median_bandwidth, mmd, particles, permutation_null,  # noqa: E402
                                   sliced_wasserstein, split_distance)
 from mfnn.cli import run  # noqa: E402
+from mfnn.foreground.throughput import foreground_throughput  # noqa: E402
 from mfnn.plotting import BACKGROUND, FOREGROUND, cloud_scatter, plt, save  # noqa: E402
 from mfnn.report import Check, Report  # noqa: E402
 
@@ -178,7 +178,7 @@ def main(argv=None) -> int:
     row("wall time: 2 BG fits + FG (s); of which FG training (s)",
         lambda r: f"{r['seconds_total']:.0f}; {r['seconds_fg']:.0f}")
     report.sections.append("## Measurements\n\n" + "\n".join(rows))
-    bench = bench_foreground(neurons=2048 if not args.tiny else 64, loop=4 if not args.tiny else 2,
+    bench = foreground_throughput(neurons=2048 if not args.tiny else 64, loop=4 if not args.tiny else 2,
                              steps=30 if not args.tiny else 3)
     report.sections.append(
         "## Foreground throughput (bench/foreground.py)\n\n"
