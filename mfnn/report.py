@@ -92,6 +92,5 @@ class Report:
         payload = {"title": self.title, "passed": self.passed, "metrics": self.metrics,
                    "checks": [{**asdict(c), "passed": c.passed} for c in self.checks]}
         (out / "metrics.json").write_text(json.dumps(payload, indent=2, default=float))
-        print(f"\n{self.title}\n" + self.table() + f"\n\n{sum(c.passed for c in self.checks)}/{len(self.checks)} PASS"
-              f" -> {out / 'report.md'}")
+        print(f"\n{self.title}\n" + self.table() + f"\n\n{sum(c.passed for c in self.checks)}/{len(self.checks)} PASS")
         return out / "report.md"

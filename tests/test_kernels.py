@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mfnn.analysis.kernels import (KernelAlignment, alignment, centre, feature_kernel, feature_target_alignment,
+from mfnn.callbacks import KernelAlignment
+from mfnn.analysis.kernels import (alignment, centre, feature_kernel, feature_target_alignment,
                                    kernel_regression, layer_alignments, layer_kernels, neuron_target_correlation,
                                    subspace_fraction, target_alignment, target_kernel)
 from mfnn.models.mlp import MLPNet
@@ -91,7 +92,7 @@ def test_callback_records_every_layer(tmp_path):
     cli = run("fit", "--config", cfg, f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.max_steps=6",
               "--model.init_args.width=16", "--model.init_args.input_dim=8", "--data.init_args.input_dim=8",
               "--data.init_args.train_size=32", "--data.init_args.val_size=40", "--data.init_args.steps_per_epoch=3",
-              '--trainer.callbacks=[{"class_path": "mfnn.analysis.kernels.KernelAlignment", '
+              '--trainer.callbacks=[{"class_path": "mfnn.callbacks.KernelAlignment", '
               '"init_args": {"every_n_steps": 2, "n_probe": 20}}]')
     cb = next(c for c in cli.trainer.callbacks if isinstance(c, KernelAlignment))
     assert cb.steps == [0, 2, 4, 6] and all(len(k) == 3 for k in cb.kta)

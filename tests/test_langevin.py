@@ -98,7 +98,7 @@ def test_bad_arguments_name_the_field():
 def test_cli_langevin_with_posterior_average(tmp_path):
     cfg = str(ROOT / "configs" / "first_order" / "rubin_tiny.yaml")
     cli = run("fit", "--config", cfg, f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.max_steps=30",
-              "--trainer.callbacks=mfnn.callbacks.posterior.PosteriorAverage",
+              "--trainer.callbacks=mfnn.callbacks.PosteriorAverage",
               "--trainer.callbacks.burn_in=10", "--trainer.callbacks.every=5")
     opt = cli.trainer.optimizers[0]
     assert isinstance(opt, Langevin)

@@ -1,4 +1,4 @@
-from mfnn.analysis.kernels import KernelAlignment
+from mfnn.callbacks.kernels import KernelAlignment
 from mfnn.callbacks.foreground import ForegroundCheck
 from mfnn.callbacks.neuron_cloud import NeuronCloud
 from mfnn.callbacks.posterior import PosteriorAverage

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
 from mfnn.callbacks.periodic import PeriodicSnapshots
-from mfnn.plotting import cloud_scatter, save
+from mfnn.plotting import cloud_scatter, save, subplots
 
 
 def neurons_of(pl_module, layer: int) -> dict[str, torch.Tensor | None]:
@@ -82,7 +81,7 @@ class NeuronCloud(PeriodicSnapshots):
         last = self.snapshots[-1]
         basis = top_components(last["W"]) if last["W"].shape[1] > 2 else None  # (D, 2), shared by every panel
         a_basis = top_components(last["a"], 1) if last.get("a") is not None and last["a"].shape[1] > 1 else None
-        fig, axes = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 4), squeeze=False)
+        fig, axes = subplots(1, len(picks), figsize=(4.2 * len(picks), 4), squeeze=False)
         for ax, snap in zip(axes[0], picks):
             W, a = snap["W"][: self.max_points], snap.get("a")
             colour = None if a is None else (a[: self.max_points] if a_basis is None else a[: self.max_points] @ a_basis)

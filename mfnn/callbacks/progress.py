@@ -107,7 +107,7 @@ class ProgressMeasures(PeriodicSnapshots):
         (out / "progress.json").write_text(json.dumps({"key_freqs": self.key_freqs, "phases": self.phases,
                                                         "history": self.history}, default=float))
         if self.plot:
-            from mfnn.analysis.grokking_plots import progress_figure
+            from mfnn.plotting.grokking import progress_figure
             progress_figure(self.history, self.phases, self.key_freqs, out / "figures" / "progress.png")
 
     def compute(self, module, a, b, y, train_mask) -> dict[str, list[float]]:
@@ -116,26 +116,3 @@ class ProgressMeasures(PeriodicSnapshots):
         self.history = {k: [r[k] for r in rows] for k in rows[0]}
         self.phases = phase_boundaries(self.history)
         return self.history
-
-
-
-def fourier_figure(W_E_power: torch.Tensor, key_freqs: list[int], logit_norms: torch.Tensor, path):
-    """Left: power of W_E at each frequency k >= 1 (key frequencies highlighted). Right: norms of the
-    logits' 2D Fourier components (a-basis x b-basis, summed over classes; constant removed)."""
-    from mfnn.plotting import BACKGROUND, FOREGROUND, plt, save
-
-    k = torch.arange(1, len(W_E_power))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    colours = [FOREGROUND if int(f) in key_freqs else BACKGROUND for f in k]
-    axes[0].bar(k.numpy(), W_E_power[1:].float().numpy(), color=colours)
-    axes[0].set_xlabel("frequency k"), axes[0].set_ylabel("power of W_E (over tokens)")
-    axes[0].set_title(f"W_E in the Fourier basis; key frequencies {key_freqs}")
-    from matplotlib.colors import LogNorm
-
-    norms = logit_norms.float().clamp_min(1e-6 * float(logit_norms.max()))
-    im = axes[1].imshow(norms.numpy(), cmap="viridis", origin="lower", norm=LogNorm())
-    axes[1].set_xlabel("b basis index (const, cos 1, sin 1, ...)"), axes[1].set_ylabel("a basis index")
-    axes[1].set_title("logits: 2D Fourier component norms (log colour)")
-    plt.colorbar(im, ax=axes[1])
-    fig.tight_layout()
-    return save(fig, path)

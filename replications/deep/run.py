@@ -14,10 +14,7 @@ the middle layer (rows of W_hidden[0]) and of the input layer (rows of W_in in t
 """
 from __future__ import annotations
 
-import argparse
-import csv
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,19 +22,14 @@ from pathlib import Path
 import torch
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from mfnn.analysis.kernels import kernel_regression, layer_features, neuron_target_correlation, subspace_fraction
+from mfnn.callbacks import ForegroundCheck, KernelAlignment, NeuronCloud
+from mfnn.cli import MFNNCLI, wandb_offline_unless_keyed
+from mfnn.experiment import CONFIGS, ReplicationCLI, fit as fit_config, staged_output
+from mfnn.plotting.deep import LABEL, figures
+from mfnn.report import Check, Report
 
-from mfnn.analysis.kernels import (KernelAlignment, kernel_regression, layer_features,  # noqa: E402
-                                   neuron_target_correlation, subspace_fraction)
-from mfnn.callbacks.foreground import ForegroundCheck  # noqa: E402
-from mfnn.cli import MFNNCLI, run, wandb_offline_unless_keyed  # noqa: E402
-from mfnn.plotting import cloud_scatter, plt, save  # noqa: E402
-from mfnn.report import Check, Report  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-CONFIGS = ROOT / "configs" / "deep"
-LABEL = {"mean_field": "mean-field (1/N)", "lazy": "lazy / NTK (1/sqrt N)", "lazy_wide": "lazy / NTK, 2N"}
+DEEP = CONFIGS / "deep"
 MIDDLE = 1  # the middle hidden layer of the depth-3 net (0-based)
 TINY_WIDTH = 16
 TINY = ["--trainer.max_steps=20", f"--model.init_args.width={TINY_WIDTH}", "--model.init_args.input_dim=8",
@@ -56,32 +48,28 @@ WIDE_RATIO = 0.85  # lazy: KTA change at 2N / at N; NTK kernels move O(1/sqrt N)
 
 def regimes(tiny: bool) -> dict[str, tuple[str, list[str]]]:
     """regime: (config, overrides). lazy_wide is the lazy run at twice the width: its kernel should move less."""
-    width = TINY_WIDTH if tiny else yaml.safe_load(open(CONFIGS / "lazy.yaml"))["model"]["init_args"]["width"]
+    width = TINY_WIDTH if tiny else yaml.safe_load(open(DEEP / "lazy.yaml"))["model"]["init_args"]["width"]
     fg = ["--trainer.callbacks.init_args.n_neurons=16"] if tiny else []  # ForegroundCheck is the last callback
     return {"mean_field": ("mean_field", fg), "lazy": ("lazy", []),
             "lazy_wide": ("lazy", [f"--model.init_args.width={2 * width}"])}
 
 
 def fit(regime: str, config_name: str, overrides: list[str], runs: Path, extra: list[str]) -> dict:
-    config = str(CONFIGS / f"{config_name}.yaml")
-    args = ["fit", "--config", config, f"--trainer.logger.init_args.save_dir={runs}", *extra, *overrides,
+    config = str(DEEP / f"{config_name}.yaml")
+    args = [f"--trainer.logger.init_args.save_dir={runs}", *extra, *overrides,
             f"--trainer.logger.init_args.name=deep_{regime}"]
     # The same config without fitting gives the initial network (seed_everything fixes the init).
     wandb_offline_unless_keyed()
-    init = MFNNCLI(args=args[1:], run=False)
-    start = time.perf_counter()
-    cli = run(*args)
-    seconds = time.perf_counter() - start
+    init = MFNNCLI(args=["--config", config, *args], run=False)
+    run = fit_config(config, *args)
     init.datamodule.setup("fit")
-    kta = next(c for c in cli.trainer.callbacks if isinstance(c, KernelAlignment))
-    clouds = {c.layer: c for c in cli.trainer.callbacks if type(c).__name__ == "NeuronCloud"}
-    fg = next((c for c in cli.trainer.callbacks if isinstance(c, ForegroundCheck)), None)
+    clouds = {c.layer: c for c in run.callbacks(NeuronCloud)}
+    fg = run.callbacks(ForegroundCheck)
     first = clouds[0].snapshots[0]["W"]
     assert torch.equal(first, init.model.net.W_in.detach()), "initial network differs from the trained run's init"
-    rows = list(csv.DictReader(open(Path(cli.trainer.log_dir) / "metrics.csv")))
-    curve = lambda key: [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]  # noqa: E731
-    return {"cli": cli, "init": init.model.net, "data": cli.datamodule, "seconds": seconds, "kta": kta, "fg": fg,
-            "val_curve": curve("val/mse"), "train_curve": curve("train/mse")}
+    return {"cli": run.cli, "init": init.model.net, "data": run.datamodule, "seconds": run.seconds,
+            "kta": run.callback(KernelAlignment), "fg": fg[0] if fg else None,
+            "val_curve": run.curve("val/mse"), "train_curve": run.curve("train/mse")}
 
 
 @torch.no_grad()
@@ -125,105 +113,36 @@ def gp_reference(init, data) -> dict[float, float]:
     return {r: float((kernel_regression(K, K_val, yt, ridge=r) - y.double()).square().mean()) for r in RIDGES}
 
 
-def figures(m: dict, res: dict, out: Path, gp_mse: float) -> list[tuple[str, str]]:
-    mf, lz, wide = m["mean_field"], m["lazy"], m["lazy_wide"]
-    depth = len(mf["kta_init"])
-    # 1. KTA per layer, before/after, and its trajectory.
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.3))
-    layers = torch.arange(depth).float()
-    bars = [(mf["kta_init"], f"init (N = {mf['width']})", "0.6"), (lz["kta_final"], f"{LABEL['lazy']}, trained", "tab:blue"),
-            (wide["kta_final"], f"lazy, N = {wide['width']}, trained", "tab:cyan"),
-            (mf["kta_final"], f"{LABEL['mean_field']}, trained", "tab:orange")]
-    for i, (vals, lab, colour) in enumerate(bars):
-        ax.bar(layers + (i - 1.5) * 0.2, vals, width=0.2, label=lab, color=colour)
-    ax.set_xticks(layers, [f"hidden layer {l + 1}" for l in range(depth)])
-    ax.set_ylabel("centred KTA  A(K_l, y yᵀ)")
-    ax.set_title("kernel-target alignment per layer")
-    ax.legend(fontsize=8)
-    for regime, style in (("mean_field", "-"), ("lazy", "--"), ("lazy_wide", ":")):
-        kta = torch.tensor(m[regime]["kta"])
-        for l in range(depth):
-            bx.plot(m[regime]["steps"], kta[:, l], style, color=f"C{l}", label=f"{LABEL[regime]}, layer {l + 1}")
-    bx.set_xlabel("step")
-    bx.set_ylabel("KTA")
-    bx.set_title("KTA during training (solid: mean-field, dashed: lazy, dotted: lazy 2N)")
-    bx.set_yscale("log")
-    bx.legend(fontsize=6, ncol=3)
-    save(fig, out / "kta_layers.png")
-    # 2. Middle-layer clouds (rows of W_hidden[0], top-2 PCs), coloured by each neuron's correlation with y;
-    #    input-layer clouds in the (x1, x2) plane.
-    fig, axes = plt.subplots(2, 4, figsize=(22, 10), gridspec_kw={"wspace": 0.35})
-    bg_W = res["mean_field"]["cli"].model.net.neurons(MIDDLE)["W"].detach()
-    basis = torch.linalg.svd(bg_W - bg_W.mean(0), full_matrices=False).Vh[:2].T  # the trained BG's top-2 PCs
-    nets = [("mean-field, init", res["mean_field"]["init"], mf["middle_corr_init"]),
-            ("mean-field, trained", res["mean_field"]["cli"].model.net, mf["middle_corr"]),
-            ("lazy, trained", res["lazy"]["cli"].model.net, lz["middle_corr"])]
-    panels = [(t, net.neurons(MIDDLE)["W"].detach(), c) for t, net, c in nets]
-    if "fg_W" in mf:
-        panels.append(("mean-field foreground", mf["fg_W"], mf["fg_corr"]))
-    for ax, (title, W, corr) in zip(axes[0], panels):
-        cloud_scatter(ax, W, None, f"layer 2 (middle): {title}", basis=basis, c=corr.numpy(), cmap="coolwarm",
-                      vmin=-1, vmax=1)
-        plt.colorbar(ax.collections[-1], ax=ax, label="corr(activation, y)")
-    plane = torch.eye(mf["input_dim"])[:, :2]
-    for ax, (title, net, _) in zip(axes[1], nets):
-        cloud_scatter(ax, net.W_in.detach(), None, f"W_in in the (x1, x2) plane: {title}", basis=plane, alpha=0.6)
-    ax = axes[1][3]
-    bins = torch.linspace(0, 1, 26).numpy()
-    for (title, _, corr), colour in zip(panels, ("0.6", "tab:orange", "tab:blue", "tab:green")):
-        ax.hist(corr.abs().numpy(), bins=bins, histtype="step", lw=1.5, color=colour, density=True, label=title)
-    ax.set_xlabel("|corr(middle-layer activation, y)|")
-    ax.set_title("middle-layer neurons: alignment with the target")
-    ax.legend(fontsize=8)
-    save(fig, out / "clouds.png")
-    # 3. Held-out and training MSE.
-    fig, ax = plt.subplots(figsize=(6.5, 4.3))
-    for regime, colour in (("mean_field", "tab:orange"), ("lazy", "tab:blue")):
-        for key, style, what in (("val_curve", "-", "held-out"), ("train_curve", ":", "train")):
-            s, v = zip(*m[regime][key]) if m[regime][key] else ((), ())
-            ax.plot(s, v, style, color=colour, label=f"{LABEL[regime]}, {what}")
-    ax.axhline(gp_mse, color="0.3", lw=1, ls="-.", label="GP reference (best-ridge kernel regression, init layer-3 kernel)")
-    ax.axhline(mf["var_y"], color="0.6", lw=1, label="var(y)")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("MSE")
-    ax.set_title("y = x1 x2 in d = 64, n = 1024")
-    ax.legend(fontsize=7)
-    save(fig, out / "test_curves.png")
-    return [("Centred kernel-target alignment of each hidden layer: init, lazy and mean-field after training (left); "
-             "during training (right).", "kta_layers.png"),
-            ("Top: middle-layer neuron clouds (incoming rows of W_hidden[0] projected on the trained mean-field "
-             "background's top-2 principal components), coloured by the correlation of each neuron's activation with "
-             "y; the last panel is the foreground (fresh neurons trained alone). Bottom: rows of W_in projected on the "
-             "(x1, x2) plane, and the distribution of |corr| per middle-layer neuron.", "clouds.png"),
-            ("Held-out (solid) and training (dotted) MSE; GP reference and var(y) as lines.", "test_curves.png")]
-
-
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=str(HERE), help="report directory")
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "deep"), help="training run directories")
-    parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run of the same code path")
-    parser.add_argument("--seed", type=int, default=None, help="override the configs' seed (init and data)")
-    args = parser.parse_args(argv)
+    cli = ReplicationCLI("deep", __doc__, threads=1)  # small matmuls: 1 thread under load
+    args = cli.parse(argv)
     start = time.perf_counter()
     extra = TINY if args.tiny else []
     if args.seed is not None:
         extra = [*extra, f"--seed_everything={args.seed}", f"--data.init_args.seed={args.seed}"]
-    res = {regime: fit(regime, name, overrides, Path(args.runs), extra)
+    res = {regime: fit(regime, name, overrides, args.runs, extra)
            for regime, (name, overrides) in regimes(args.tiny).items()}
     m = {regime: measure(r) for regime, r in res.items()}
     gp_by_ridge = gp_reference(res["mean_field"]["init"], res["mean_field"]["data"])
-    gp_mse = min(gp_by_ridge.values())
-    mf, lz, wide = m["mean_field"], m["lazy"], m["lazy_wide"]
-    var_y, N, d = mf["var_y"], mf["width"], mf["input_dim"]
-    lazy_bound = 1 / math.sqrt(N)
     for regime in m:
         print(f"[{regime}] KTA init {[round(v, 3) for v in m[regime]['kta_init']]} -> "
               f"{[round(v, 3) for v in m[regime]['kta_final']]}, val MSE {m[regime]['val_mse']:.3g}, "
               f"train MSE {m[regime]['train_mse']:.3g}, {m[regime]['seconds']:.0f} s", flush=True)
+    report = build_report(m, gp_by_ridge, start, args.tiny)
+    gp_mse = min(gp_by_ridge.values())
+    with staged_output(args.out) as out:
+        report.figures = figures(m, res, out, gp_mse, MIDDLE)
+        report.write(out)
+    return 0
+
+
+def build_report(m: dict, gp_by_ridge: dict, start: float, tiny: bool) -> Report:
+    gp_mse = min(gp_by_ridge.values())
+    mf, lz, wide = m["mean_field"], m["lazy"], m["lazy_wide"]
+    var_y, N, d = mf["var_y"], mf["width"], mf["input_dim"]
+    lazy_bound = 1 / math.sqrt(N)
     report = Report("Deep MLP (depth 3, erf): mean-field feature learning vs lazy (GP-like) kernels on y = x1 x2")
-    src = "issue 6"
+    src = "mean-field vs lazy"
     report.add(
         Check("mean-field: KTA gain of the last hidden layer", mf["kta_gain"][-1], MF_GAIN, kind="min",
               source=f"{src}: O(1) kernel change towards y yᵀ"),
@@ -286,11 +205,8 @@ def main(argv=None) -> int:
         "Foreground (mfnn.callbacks.ForegroundCheck, mean-field run only): fresh neurons of the middle layer, each "
         "trained alone against the recorded background trajectory (layers below give its input, layers above the "
         "backpropagated signal), then assembled into a network in place of the middle layer.")
-    report.sections.append(f"Total wall time {total:.0f} s ({'tiny' if args.tiny else 'full'} run, "
+    report.sections.append(f"Total wall time {total:.0f} s ({'tiny' if tiny else 'full'} run, "
                            f"torch threads {torch.get_num_threads()}).")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report.figures = figures(m, res, out, gp_mse)
     report.metrics = {r: {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in mm.items()
                           if not k.startswith(("middle_corr", "fg_corr", "fg_W"))} for r, mm in m.items()}
     for r, mm in m.items():
@@ -299,11 +215,9 @@ def main(argv=None) -> int:
         if "fg_corr" in mm:
             report.metrics[r]["fg_abs_corr"] = float(mm["fg_corr"].abs().mean())
     report.metrics.update(gp_reference_mse=gp_mse, gp_reference_by_ridge={str(k): v for k, v in gp_by_ridge.items()},
-                          lazy_bound=lazy_bound, seconds=total, tiny=args.tiny)
-    report.write(out)
-    return 0
+                          lazy_bound=lazy_bound, seconds=total, tiny=tiny)
+    return report
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))  # small matmuls: 1 thread under load
     sys.exit(main())

@@ -11,9 +11,6 @@ kink of the test error there.
 """
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -21,18 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from mfnn.analysis.first_order import bin_centres, droplet_mode, onset, single_neuron_theory, slopes_around
+from mfnn.callbacks import PosteriorAverage
+from mfnn.experiment import CONFIGS, ReplicationCLI, existing_file, fit, staged_output
+from mfnn.models.teacher_student import teacher_overlaps
+from mfnn.plotting.first_order import cloud_figure, sweep_figure
+from mfnn.report import Check, Report
 
-from mfnn.analysis.first_order import droplet_mode, onset, single_neuron_theory, slopes_around, bin_centres  # noqa: E402
-from mfnn.analysis.first_order_plots import cloud_figure, sweep_figure  # noqa: E402
-from mfnn.callbacks.posterior import PosteriorAverage  # noqa: E402
-from mfnn.cli import run  # noqa: E402
-from mfnn.models.teacher_student import teacher_overlaps  # noqa: E402
-from mfnn.report import Check, Report  # noqa: E402
-
-CONFIG = ROOT / "configs" / "first_order" / "rubin_cpu.yaml"
-TINY_CONFIG = ROOT / "configs" / "first_order" / "rubin_tiny.yaml"
+CONFIG = CONFIGS / "first_order" / "rubin_cpu.yaml"
+TINY_CONFIG = CONFIGS / "first_order" / "rubin_tiny.yaml"
 PAPER = "Rubin, Seroussi & Ringel 2024 (arXiv 2310.03789)"
 PAPER_SIGMA2_C, WINDOW = 0.18, 0.20  # transition near sigma^2 ~ 0.18 (u ~ 30.2); accepted within +-20%
 PAPER_SETTING = {"d": 150, "n": 3000, "N": 700, "sigma_a2": 8 / 700, "sigma_w2": 0.5}
@@ -44,28 +38,24 @@ def invariants(d: int, n: int, N: int, sigma_a2: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "first_order"))
-    parser.add_argument("--config", default=None, help="sweep config (default: rubin_cpu.yaml, or rubin_tiny.yaml)")
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes: the same code path in seconds")
-    args, extra = parser.parse_known_args(argv)  # anything else goes to the CLI, e.g. --trainer.max_steps=100
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or None
-    if threads:
-        torch.set_num_threads(threads)
-    out, runs = Path(args.out), Path(args.runs)
-    out.mkdir(parents=True, exist_ok=True)
-    if runs.exists():
-        shutil.rmtree(runs)
-    config = Path(args.config) if args.config else (TINY_CONFIG if args.tiny else CONFIG)
-
+    cli = ReplicationCLI("first_order", __doc__.splitlines()[0])
+    cli.add_argument("--config", type=existing_file, default=None,
+                     help="sweep config (default: rubin_cpu.yaml, or rubin_tiny.yaml with --tiny)")
+    args, extra = cli.parse(argv, known_only=True)  # the rest goes to the CLI, e.g. --trainer.max_steps=100
+    config = args.config or (TINY_CONFIG if args.tiny else CONFIG)
+    extra += [f"--seed_everything={args.seed}"] if args.seed is not None else []
     t0 = time.time()
-    cli = run("fit", "--config", str(config), f"--trainer.logger.init_args.save_dir={runs}", *extra)
-    t_fit = time.time() - t0
+    run = fit(config, *extra, runs=args.runs)
+    with staged_output(args.out) as out:
+        analyse_and_report(run, out, t0)
+    return 0
+
+
+def analyse_and_report(run, out: Path, t0: float) -> None:
+    cli, t_fit = run.cli, run.seconds
     model, dm = cli.model, cli.datamodule
-    post = next(c for c in cli.trainer.callbacks if isinstance(c, PosteriorAverage))
-    require_samples = post.count
-    if require_samples == 0:
+    post = run.callback(PosteriorAverage)
+    if post.count == 0:
         raise RuntimeError("PosteriorAverage collected no samples: max_steps must exceed burn_in")
     hp = model.hparams
     s2 = list(map(float, hp.noise_vars))
@@ -179,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
     ]
     report.metrics["wall_time_s"] = {"fit": t_fit, "total": wall, "torch_threads": torch.get_num_threads()}
     report.write(out)
-    return 0
 
 
 if __name__ == "__main__":

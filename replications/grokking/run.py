@@ -9,33 +9,23 @@
 """
 from __future__ import annotations
 
-import argparse
-import csv
 import math
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
-# libgomp's default wait policy keeps idle OpenMP workers spinning: with 2 threads on a 2-core machine
-# where anything else runs, each step got ~10x slower (measured). PASSIVE workers sleep instead; it
-# only takes effect if set before torch loads the OpenMP runtime, i.e. before `import torch`.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
+import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from mfnn.analysis.fourier import dominant_frequency, neuron_ipr, neuron_phases
+from mfnn.analysis.phases import critical_fraction, first_step_at_least
+from mfnn.callbacks import NeuronCloud
+from mfnn.experiment import CONFIGS, ReplicationCLI, fit, staged_output
+from mfnn.plotting.grokking import gromov_curves, gromov_weights, sweep_figure
+from mfnn.report import Check, Report
 
-from mfnn.analysis.fourier import dominant_frequency, neuron_ipr, neuron_phases  # noqa: E402
-from mfnn.analysis.grokking_plots import gromov_curves, gromov_weights, sweep_figure  # noqa: E402
-from mfnn.analysis.phases import critical_fraction, first_step_at_least  # noqa: E402
-from mfnn.callbacks import NeuronCloud  # noqa: E402
-from mfnn.cli import run  # noqa: E402
-from mfnn.report import Check, Report  # noqa: E402
-
-MLP_CONFIG = ROOT / "configs" / "grokking" / "gromov_mlp.yaml"
-SWEEP_CONFIG = ROOT / "configs" / "grokking" / "gromov_sweep.yaml"
+MLP_CONFIG = CONFIGS / "grokking" / "gromov_mlp.yaml"
+SWEEP_CONFIG = CONFIGS / "grokking" / "gromov_sweep.yaml"
 GROMOV, POWER = "Gromov 2023 (arXiv 2301.02679)", "Power et al. 2022 (arXiv 2201.02177)"
 TINY = {  # the same code path in seconds, for the smoke test (p = 23 is the smallest p that groks cleanly)
     "main": ["--model.init_args.p=23", "--data.init_args.p=23", "--model.init_args.width=64",
@@ -47,28 +37,23 @@ TINY = {  # the same code path in seconds, for the smoke test (p = 23 is the sma
 }
 
 
-def val_history(cli) -> dict[str, list[float]]:
-    """The validation rows of the run's metrics.csv as columns (step first)."""
-    rows = [r for r in csv.DictReader(open(Path(cli.trainer.log_dir) / "metrics.csv")) if r.get("val/test_acc")]
-    cols = {"step": [int(r["step"]) + 1 for r in rows]}  # logged at the last step of the eval "epoch"
-    for key in rows[0]:
-        if key.startswith("val/"):
-            cols[key[4:]] = [float(r[key]) for r in rows]
-    return cols
-
-
-def fit(config: Path, runs: Path, extra: list[str]):
-    return run("fit", "--config", str(config), f"--trainer.logger.init_args.save_dir={runs}", *extra)
+def val_history(run) -> dict[str, list[float]]:
+    """Validation metrics as columns; "step" counts the optimiser steps taken (Lightning logs a validation
+    row at the last step of its evaluation "epoch", one before the step count)."""
+    h = run.history("val/")
+    h["step"] = [s + 1 for s in h["step"]]
+    return h
 
 
 def gromov_main(report: Report, out: Path, runs: Path, extra: list[str]) -> None:
-    cli = fit(MLP_CONFIG, runs, extra)
+    run = fit(MLP_CONFIG, *extra, runs=runs)
+    cli = run.cli
     p, N = cli.model.net.p, cli.model.net.width
-    h = val_history(cli)
+    h = val_history(run)
     train100 = first_step_at_least(h["step"], h["train_acc"], 1.0)
     test99 = first_step_at_least(h["step"], h["test_acc"], 0.99)
     test_at_memorised = h["test_acc"][h["step"].index(int(train100))] if not math.isnan(train100) else math.nan
-    cloud = next(c for c in cli.trainer.callbacks if isinstance(c, NeuronCloud))
+    cloud = run.callback(NeuronCloud)
     ipr_steps = [s["step"] for s in cloud.snapshots]
     ipr_per_neuron = [neuron_ipr(s["W"], p) for s in cloud.snapshots]  # (N,) each
     ipr = [float(v.mean()) for v in ipr_per_neuron]
@@ -125,8 +110,9 @@ def gromov_main(report: Report, out: Path, runs: Path, extra: list[str]) -> None
 
 
 def sweep(report: Report, out: Path, runs: Path, extra: list[str]) -> None:
-    cli = fit(SWEEP_CONFIG, runs, extra)
-    h = val_history(cli)
+    run = fit(SWEEP_CONFIG, *extra, runs=runs)
+    cli = run.cli
+    h = val_history(run)
     fractions = cli.datamodule.train_fractions
     K = len(fractions)
     key = (lambda name, k: f"{name}_k{k}") if K > 1 else (lambda name, k: name)
@@ -163,33 +149,22 @@ def sweep(report: Report, out: Path, runs: Path, extra: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "grokking"))
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes: the same code path in seconds")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch intra-op threads (default: OMP_NUM_THREADS if set, else one per core)")
-    args = parser.parse_args(argv)
-    # torch reads OMP_NUM_THREADS once at import (default: one thread per core); --threads overrides it.
-    threads = args.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
-    if threads:
-        torch.set_num_threads(threads)
-    out, runs = Path(args.out), Path(args.runs)
-    out.mkdir(parents=True, exist_ok=True)
-    if runs.exists():
-        shutil.rmtree(runs)  # every run starts fresh: versions do not pile up
+    cli = ReplicationCLI("grokking", __doc__.splitlines()[0])  # threads: one per core unless told
+    args = cli.parse(argv)
+    seed = [f"--seed_everything={args.seed}"] if args.seed is not None else []
     t0 = time.time()
     report = Report("Grokking: Gromov's quadratic MLP on (a + b) mod p, and the train-fraction sweep")
-    gromov_main(report, out, runs, TINY["main"] if args.tiny else [])
-    t_main = time.time() - t0
-    sweep(report, out, runs, TINY["sweep"] if args.tiny else [])
-    wall = time.time() - t0
-    report.metrics["wall_time_s"] = {"main": t_main, "sweep": wall - t_main, "total": wall,
-                                     "torch_threads": torch.get_num_threads(),
-                                     "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
-    report.sections.append(f"Wall time: {wall:.0f} s ({t_main:.0f} s main run, {wall - t_main:.0f} s sweep) with "
-                           f"{torch.get_num_threads()} torch thread(s).")
-    report.write(out)
+    with staged_output(args.out) as out:
+        gromov_main(report, out, args.runs, (TINY["main"] if args.tiny else []) + seed)
+        t_main = time.time() - t0
+        sweep(report, out, args.runs, (TINY["sweep"] if args.tiny else []) + seed)
+        wall = time.time() - t0
+        report.metrics["wall_time_s"] = {"main": t_main, "sweep": wall - t_main, "total": wall,
+                                         "torch_threads": torch.get_num_threads(),
+                                         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+        report.sections.append(f"Wall time: {wall:.0f} s ({t_main:.0f} s main run, {wall - t_main:.0f} s sweep) "
+                               f"with {torch.get_num_threads()} torch thread(s).")
+        report.write(out)
     return 0
 
 

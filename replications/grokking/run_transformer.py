@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from mfnn.analysis.fourier import frequency_power, significant_components  # noqa: E402
-from mfnn.callbacks.progress import ProgressMeasures, fourier_figure  # noqa: E402
+from mfnn.callbacks.progress import ProgressMeasures  # noqa: E402
+from mfnn.plotting.grokking import fourier_figure  # noqa: E402
 from mfnn.cli import run  # noqa: E402
 from mfnn.data.modular import all_pairs  # noqa: E402
 from mfnn.report import Check, Report  # noqa: E402

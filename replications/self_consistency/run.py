@@ -11,25 +11,20 @@ benchmark (bench/foreground.py: 2048 batched neurons vs a loop over 4, extrapola
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from mfnn.analysis.clouds import (fourfold_order, median_bandwidth, mmd, particles, permutation_null,  # noqa: E402
+from mfnn.analysis.clouds import (fourfold_order, median_bandwidth, mmd, particles, permutation_null,
                                   sliced_wasserstein, split_distance)
-from mfnn.cli import run  # noqa: E402
-from mfnn.foreground.throughput import foreground_throughput  # noqa: E402
-from mfnn.plotting import BACKGROUND, FOREGROUND, cloud_scatter, plt, save  # noqa: E402
-from mfnn.report import Check, Report  # noqa: E402
+from mfnn.callbacks import ForegroundCheck, NeuronCloud
+from mfnn.experiment import CONFIGS, ReplicationCLI, fit as fit_config, positive_int, staged_output
+from mfnn.foreground.throughput import foreground_throughput
+from mfnn.plotting.self_consistency import figures
+from mfnn.report import Check, Report
 
-HERE = Path(__file__).resolve().parent
 REGIMES = ("mean_field", "lazy")
 BAND = 2.0  # mean-field: FG-vs-BG distance <= BAND x seed-to-seed distance
 OUTSIDE = 5.0  # lazy: distance >= OUTSIDE x seed-to-seed distance
@@ -39,23 +34,21 @@ TINY = ["--trainer.max_steps=40", "--model.init_args.width=32", "--data.init_arg
 
 
 def fit(config: str, save_dir: Path, seed: int, extra: list[str], foreground: bool, fg_neurons: int | None):
-    args = ["fit", "--config", config, f"--trainer.logger.init_args.save_dir={save_dir}",
-            f"--seed_everything={seed}", f"--data.init_args.seed={seed}", *extra]
+    args = [f"--seed_everything={seed}", f"--data.init_args.seed={seed}", *extra]
     if not foreground:  # the seed-to-seed reference needs only the cloud
         args.append('--trainer.callbacks=[{"class_path": "mfnn.callbacks.NeuronCloud", '
                     '"init_args": {"every_n_steps": 500, "layer": 0}}]')
     elif fg_neurons:
         args.append(f"--trainer.callbacks.init_args.n_neurons={fg_neurons}")
-    start = time.perf_counter()
-    cli = run(*args)
-    seconds = time.perf_counter() - start
-    cb = {type(c).__name__: c for c in cli.trainer.callbacks}
-    return cli, cb.get("ForegroundCheck"), cb["NeuronCloud"], seconds
+    run = fit_config(config, *args, runs=save_dir)
+    check = run.callback(ForegroundCheck) if foreground else None
+    return run.cli, check, run.callback(NeuronCloud), run.seconds
 
 
-def analyse(regime: str, config: str, save_dir: Path, extra: list[str], fg_neurons: int | None) -> dict:
-    cli0, check, clouds0, t0 = fit(config, save_dir, 0, extra, True, fg_neurons)
-    cli1, _, _, t1 = fit(config, save_dir, 1, extra, False, fg_neurons)
+def analyse(regime: str, config: str, save_dir: Path, extra: list[str], fg_neurons: int | None,
+            seed: int = 0) -> dict:
+    cli0, check, clouds0, t0 = fit(config, save_dir, seed, extra, True, fg_neurons)
+    cli1, _, _, t1 = fit(config, save_dir, seed + 1, extra, False, fg_neurons)
     net0, net1 = cli0.model.net, cli1.model.net
     bg0, bg1 = particles(net0.neurons(0)).cpu(), particles(net1.neurons(0)).cpu()
     init0 = torch.cat([clouds0.snapshots[0][k].reshape(len(bg0), -1) for k in ("W", "b", "a")], 1)
@@ -84,55 +77,9 @@ def analyse(regime: str, config: str, save_dir: Path, extra: list[str], fg_neuro
     return res
 
 
-def figures(results: dict, out: Path) -> list[tuple[str, str]]:
-    panels = [("mean_field", "same", "mean-field background"), ("lazy", "same", "lazy (NTK) background, NTK foreground"),
-              ("lazy", "mean_field", "lazy background, mean-field probe")]
-    panels = [p for p in panels if p[1] in results[p[0]]["clouds"]]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), squeeze=False)
-    for ax, (regime, probe, title) in zip(axes[0], panels):
-        c = results[regime]["clouds"]
-        cloud_scatter(ax, c[probe][:, :2], None, "", s=4, color=FOREGROUND, alpha=0.5, label=f"foreground ({len(c[probe])})")
-        cloud_scatter(ax, c["bg"][:, :2], None, title, s=4, color=BACKGROUND, alpha=0.6, label="background")
-        m = results[regime]["probes"][probe]
-        ax.text(0.02, 0.02, f"MMD fg-bg {m['mmd']:.3f}\nseed-seed {results[regime]['mmd_seed']:.3f}",
-                transform=ax.transAxes, fontsize=9, va="bottom")
-        ax.legend(loc="upper right", fontsize=8, markerscale=3)
-    save(fig, out / "clouds_fg_bg.png")
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), squeeze=False)
-    mf = results["mean_field"]["clouds"]
-    for ax, (key, title) in zip(axes[0], [("init", "initial cloud"), ("bg", "mean-field background (trained)"),
-                                          ("same", "foreground neurons (trained alone)")]):
-        cloud_scatter(ax, mf[key][:, :2], mf[key][:, -1], title)
-    save(fig, out / "clover_leaf.png")
-    return [("Background (blue) and foreground (orange) neuron clouds, w in the plane.", "clouds_fg_bg.png"),
-            ("Mean-field clouds coloured by the outgoing weight a: init, trained background, foreground.",
-             "clover_leaf.png")]
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=str(HERE), help="report directory")
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "self_consistency"), help="training run directories")
-    parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run of the same code path")
-    parser.add_argument("--width", type=int, default=None, help="background width N (config: 1024)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (config: 2000)")
-    parser.add_argument("--neurons", type=int, default=None, help="foreground neurons M (config: 2048)")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    extra = list(TINY) if args.tiny else []
-    extra += [f"--model.init_args.width={args.width}"] if args.width else []
-    extra += [f"--trainer.max_steps={args.steps}"] if args.steps else []
-    fg_neurons = args.neurons or (64 if args.tiny else None)
-    results = {}
-    for regime in REGIMES:
-        config = str(ROOT / "configs" / "self_consistency" / f"{regime}.yaml")
-        results[regime] = analyse(regime, config, Path(args.runs), extra, fg_neurons)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report = Report("Mean-field self-consistency: foreground neurons vs the background cloud")
-    mf, lz = results["mean_field"], results["lazy"]
+def checks(report: Report, mf: dict, lz: dict) -> None:
     mfs, lzs, lzm = mf["probes"]["same"], lz["probes"]["same"], lz["probes"].get("mean_field")
-    src = "issue 4"
+    src = "mean-field self-consistency"
     M = len(mf["clouds"]["same"])
     report.add(
         Check("mean-field: cloud moved from init (MMD / seed-to-seed)", mf["mmd_moved"] / mf["mmd_seed"], 5.0,
@@ -155,6 +102,10 @@ def main(argv=None) -> int:
     if lzm is not None:
         report.add(Check("lazy: MMD(mean-field probe FG, BG) / MMD(seed 0, seed 1)", lzm["mmd"] / lz["mmd_seed"],
                          OUTSIDE, kind="min", source=f"{src}: lazy distance clearly outside (>= {OUTSIDE}x)"))
+
+
+def measurements(mf: dict, lz: dict) -> str:
+    M = len(mf["clouds"]["same"])
     rows = ["| quantity | mean-field | lazy (NTK) |", "|---|---|---|"]
     def row(name, f):  # noqa: E306
         rows.append(f"| {name} | {f(mf)} | {f(lz)} |")
@@ -177,28 +128,52 @@ def main(argv=None) -> int:
         f"{m['mmd'] / r['mmd_seed']:.2f}" for m in r["probes"].values()))
     row("wall time: 2 BG fits + FG (s); of which FG training (s)",
         lambda r: f"{r['seconds_total']:.0f}; {r['seconds_fg']:.0f}")
-    report.sections.append("## Measurements\n\n" + "\n".join(rows))
-    bench = foreground_throughput(neurons=2048 if not args.tiny else 64, loop=4 if not args.tiny else 2,
-                             steps=30 if not args.tiny else 3)
-    report.sections.append(
+    return "## Measurements\n\n" + "\n".join(rows)
+
+
+def throughput_section(tiny: bool) -> tuple[str, dict]:
+    bench = foreground_throughput(neurons=2048 if not tiny else 64, loop=4 if not tiny else 2,
+                                  steps=30 if not tiny else 3)
+    return (
         "## Foreground throughput (bench/foreground.py)\n\n"
         f"{bench['neurons']} neurons as one batched program vs a Python loop over {bench['loop_neurons']} single "
         f"neurons, background N={bench['width']}, batch {bench['batch']}, {bench['steps']} steps, {bench['device']}, "
         f"{bench['threads']} thread(s): batched {max(bench['batched'].values()):.3g} neuron-steps/s, loop "
         f"{bench['loop_rate']:.3g} neuron-steps/s ({bench['speedup']:.0f}x). A loop over all {bench['neurons']} "
         f"neurons would take {bench['loop_extrapolated_s'] / bench['steps']:.2f} s per step "
-        f"(extrapolated) against {bench['batched_s'] / bench['steps']:.3f} s batched.")
+        f"(extrapolated) against {bench['batched_s'] / bench['steps']:.3f} s batched."), bench
+
+
+def main(argv=None) -> int:
+    cli = ReplicationCLI("self_consistency", __doc__, threads=1)  # tiny ops: one thread is fastest
+    cli.add_argument("--width", type=positive_int, default=None, help="background width N (config: 1024)")
+    cli.add_argument("--steps", type=positive_int, default=None, help="training steps (config: 2000)")
+    cli.add_argument("--neurons", type=positive_int, default=None, help="foreground neurons M (config: 2048)")
+    args = cli.parse(argv)
+    start = time.perf_counter()
+    extra = list(TINY) if args.tiny else []
+    extra += [f"--model.init_args.width={args.width}"] if args.width else []
+    extra += [f"--trainer.max_steps={args.steps}"] if args.steps else []
+    fg_neurons = args.neurons or (64 if args.tiny else None)
+    seed = args.seed or 0
+    results = {regime: analyse(regime, str(CONFIGS / "self_consistency" / f"{regime}.yaml"), args.runs, extra,
+                               fg_neurons, seed) for regime in REGIMES}
+    report = Report("Mean-field self-consistency: foreground neurons vs the background cloud")
+    checks(report, results["mean_field"], results["lazy"])
+    report.sections.append(measurements(results["mean_field"], results["lazy"]))
+    section, bench = throughput_section(args.tiny)
+    report.sections.append(section)
     total = time.perf_counter() - start
     report.sections.append(f"Total wall time {total:.0f} s ({'tiny' if args.tiny else 'full'} run, "
                            f"torch threads {torch.get_num_threads()}).")
-    report.figures = figures(results, out)
-    report.metrics = {r: {k: v for k, v in res.items() if k != "clouds"} for r, res in results.items()}
-    report.metrics["seconds"] = total
-    report.metrics["throughput"] = bench
-    report.write(out)
+    with staged_output(args.out) as out:
+        report.figures = figures(results, out)
+        report.metrics = {r: {k: v for k, v in res.items() if k != "clouds"} for r, res in results.items()}
+        report.metrics["seconds"] = total
+        report.metrics["throughput"] = bench
+        report.write(out)
     return 0
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))  # tiny ops: 1 thread is fastest
     sys.exit(main())

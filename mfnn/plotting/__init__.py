@@ -1,16 +1,24 @@
-"""Figures shared by every replication (matplotlib, Agg backend)."""
+"""Every figure mfnn draws: this package's modules, one per result (grokking, first_order, ...), and the
+shared pieces below. Figures are matplotlib `Figure` objects drawn without pyplot, so importing mfnn never
+switches the global backend (inline plots in a notebook keep working)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from matplotlib.figure import Figure
 
 BACKGROUND, FOREGROUND = "tab:blue", "tab:orange"
+colormaps = matplotlib.colormaps
+
+
+def subplots(nrows: int = 1, ncols: int = 1, figsize=None, **kwargs) -> tuple[Figure, object]:
+    """pyplot.subplots without pyplot: a new Figure and its axes."""
+    figure_kw = {k: kwargs.pop(k) for k in ("layout", "dpi", "constrained_layout") if k in kwargs}
+    fig = Figure(figsize=figsize, **figure_kw)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def project_2d(W: torch.Tensor, basis: torch.Tensor | None = None) -> tuple[np.ndarray, str]:
@@ -36,7 +44,7 @@ def cloud_scatter(ax, W: torch.Tensor, colour: torch.Tensor | None = None, title
         c = colour.detach().float().cpu().reshape(len(xy), -1)[:, 0].numpy()
         lim = float(np.abs(c).max()) or 1.0
         sc = ax.scatter(xy[:, 0], xy[:, 1], c=c, cmap="coolwarm", vmin=-lim, vmax=lim, s=kwargs.pop("s", 6), **kwargs)
-        plt.colorbar(sc, ax=ax, label="outgoing weight a")
+        ax.figure.colorbar(sc, ax=ax, label="outgoing weight a")
     else:
         ax.scatter(xy[:, 0], xy[:, 1], s=kwargs.pop("s", 6), **kwargs)
     ax.set_xlabel(f"{label}1")
@@ -50,5 +58,4 @@ def save(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
     return path

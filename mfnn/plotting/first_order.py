@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from mfnn.analysis.first_order import bin_centres
-from mfnn.plotting import BACKGROUND, FOREGROUND, plt, save
+from mfnn.plotting import BACKGROUND, FOREGROUND, save, subplots
 
 
 def mark(ax, sigma2_c: float, paper: float | None, window: float | None) -> None:
@@ -23,7 +23,7 @@ def sweep_figure(s2: list[float], per_chain: dict[str, np.ndarray], droplet_alig
                  theory: list[dict] | None, sigma2_c: float, paper: float, window: float, path: Path) -> Path:
     """Order parameters and test error vs sigma^2. per_chain[name]: (points, chains) posterior means."""
     s2 = np.asarray(s2)
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2), layout="constrained")
+    fig, axes = subplots(1, 4, figsize=(18, 4.2), layout="constrained")
     panels = [("frac_specialised", "fraction of specialised neurons"), ("droplet_alignment", "droplet alignment"),
               ("overlap", "mean |w . w*| (all neurons)"), ("test_error", "test MSE of the posterior mean")]
     for ax, (key, title) in zip(axes, panels):
@@ -51,7 +51,7 @@ def cloud_figure(s2: list[float], hists: np.ndarray, picks: list[int], clouds: l
                  path: Path) -> Path:
     """Top: posterior |cos(w, w*)| histograms (log scale) at the picked sigma^2 points; bottom: one chain's neurons
     at the end, overlap with w* against the readout weight N a_i (droplets sit apart from the bulk)."""
-    fig, axes = plt.subplots(2, len(picks), figsize=(4.6 * len(picks), 8.5), squeeze=False, layout="constrained")
+    fig, axes = subplots(2, len(picks), figsize=(4.6 * len(picks), 8.5), squeeze=False, layout="constrained")
     c = bin_centres(hists.shape[1])
     width = 1.0 / hists.shape[1]
     for k, i in enumerate(picks):

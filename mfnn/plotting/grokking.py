@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mfnn.plotting import BACKGROUND, FOREGROUND, plt, save
+from mfnn.plotting import BACKGROUND, FOREGROUND, colormaps, save, subplots
 
 PHASE_COLOURS = {"memorisation_end": "tab:gray", "circuit_formation_end": "tab:purple", "cleanup_end": "tab:green"}
 
@@ -21,7 +21,7 @@ def mark_phases(ax, phases: dict[str, float]) -> None:
 def progress_figure(history: dict[str, list[float]], phases: dict[str, float], key_freqs: list[int], path: Path) -> Path:
     """Nanda et al. Fig. 7 style: losses, accuracy, Gini, weight norm, with the three phase boundaries."""
     s = history["step"]
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    fig, axes = subplots(2, 2, figsize=(11, 7.5))
     ax = axes[0, 0]
     for key, c in (("train_loss", BACKGROUND), ("test_loss", FOREGROUND), ("restricted_loss", "tab:green"),
                    ("excluded_loss", "tab:red")):
@@ -52,7 +52,7 @@ def gromov_curves(history: dict[str, list[float]], train100: float, test99: floa
     """Gromov Fig. 2 style: accuracy and loss with the memorisation -> generalisation delay marked,
     and the Fourier localisation (IPR, r = 2) of W_in rows over training (median and quartiles)."""
     s = history["step"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = subplots(1, 3, figsize=(15, 4))
     ax = axes[0]
     ax.plot(s, history["train_acc"], color=BACKGROUND, label="train")
     ax.plot(s, history["test_acc"], color=FOREGROUND, label="test")
@@ -96,14 +96,14 @@ def gromov_weights(W_in_init: torch.Tensor, W_in: torch.Tensor, W_out: torch.Ten
     order = torch.argsort(freq * 2 - share)  # by frequency, most localised first within one
     ph, ph0 = neuron_phases(W_in, W_out, p), neuron_phases(W_in_init, W_out, p)
     ks = np.arange(1, power.shape[1] + 1)
-    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    fig, axes = subplots(2, 3, figsize=(16, 9))
 
     ax = axes[0, 0]
     im = ax.imshow(power[order].T.numpy(), aspect="auto", origin="lower", cmap="viridis",
                    extent=(0, len(order), 0.5, power.shape[1] + 0.5))
     ax.set_xlabel("neuron (sorted by dominant frequency)"), ax.set_ylabel("frequency k")
     ax.set_title("share of each W_in row's power per frequency")
-    plt.colorbar(im, ax=ax)
+    ax.figure.colorbar(im, ax=ax)
 
     ax = axes[0, 1]
     picks, seen = [], set()  # the strongest neurons (largest rows), one per frequency
@@ -130,7 +130,7 @@ def gromov_weights(W_in_init: torch.Tensor, W_in: torch.Tensor, W_out: torch.Ten
         z = coefficient_at(W[:, :p], k) / (W[:, :p].double().norm(dim=1) * math.sqrt(2 / p))
         kw = {"color": colour} if colour else {"c": W.norm(dim=1).numpy(), "cmap": "viridis"}
         sc = ax.scatter(z.real.numpy(), z.imag.numpy(), s=6, label=label, **kw)
-    plt.colorbar(sc, ax=ax)
+    ax.figure.colorbar(sc, ax=ax)
     t = np.linspace(0, 2 * math.pi, 200)
     ax.plot(np.cos(t), np.sin(t), color="k", lw=0.6, ls=":")
     ax.set_aspect("equal"), ax.set_xlabel("Re"), ax.set_ylabel("Im"), ax.legend(fontsize=7)
@@ -158,7 +158,7 @@ def sweep_figure(fractions, history: dict[str, list[float]], final_train_acc, fi
                  critical: float, path: Path) -> Path:
     """Gromov: final test accuracy vs train fraction (critical fraction); Power et al.: steps to
     99% test accuracy vs fraction; and every member's test-accuracy curve."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = subplots(1, 3, figsize=(15, 4))
     ax = axes[0]
     ax.plot(fractions, final_train_acc, "s--", color=BACKGROUND, label="train")
     ax.plot(fractions, final_test_acc, "o-", color=FOREGROUND, label="test")
@@ -179,11 +179,31 @@ def sweep_figure(fractions, history: dict[str, list[float]], final_train_acc, fi
     ax.set_xlabel("train fraction"), ax.set_ylabel("steps to 99% test accuracy")
     ax.set_title("Power et al.: time to generalise (grey: never)")
     ax = axes[2]
-    colours = plt.cm.viridis(np.linspace(0, 1, len(fractions)))
+    colours = colormaps['viridis'](np.linspace(0, 1, len(fractions)))
     for k, (f, c) in enumerate(zip(fractions, colours)):
         ax.plot(history["step"], history[f"test_acc_k{k}"] if f"test_acc_k{k}" in history else history["test_acc"],
                 color=c, label=f"{f:g}")
     ax.set_xlabel("step"), ax.set_ylabel("test accuracy"), ax.set_title("test accuracy per train fraction")
     ax.legend(fontsize=6, ncol=2, title="fraction", title_fontsize=7)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def fourier_figure(W_E_power: torch.Tensor, key_freqs: list[int], logit_norms: torch.Tensor, path):
+    """Left: power of W_E at each frequency k >= 1 (key frequencies highlighted). Right: norms of the
+    logits' 2D Fourier components (a-basis x b-basis, summed over classes; constant removed)."""
+    k = torch.arange(1, len(W_E_power))
+    fig, axes = subplots(1, 2, figsize=(12, 4.2))
+    colours = [FOREGROUND if int(f) in key_freqs else BACKGROUND for f in k]
+    axes[0].bar(k.numpy(), W_E_power[1:].float().numpy(), color=colours)
+    axes[0].set_xlabel("frequency k"), axes[0].set_ylabel("power of W_E (over tokens)")
+    axes[0].set_title(f"W_E in the Fourier basis; key frequencies {key_freqs}")
+    from matplotlib.colors import LogNorm
+
+    norms = logit_norms.float().clamp_min(1e-6 * float(logit_norms.max()))
+    im = axes[1].imshow(norms.numpy(), cmap="viridis", origin="lower", norm=LogNorm())
+    axes[1].set_xlabel("b basis index (const, cos 1, sin 1, ...)"), axes[1].set_ylabel("a basis index")
+    axes[1].set_title("logits: 2D Fourier component norms (log colour)")
+    axes[1].figure.colorbar(im, ax=axes[1])
     fig.tight_layout()
     return save(fig, path)
