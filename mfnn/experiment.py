@@ -92,9 +92,12 @@ class Run:
         return [(int(r["step"]), float(r[key])) for r in self._rows if r.get(key)]
 
 
-def fit(config: str | Path, *overrides: str, runs: str | Path | None = None) -> Run:
-    """Train one config (`mfnn fit --config CONFIG OVERRIDES...`), writing under `runs` if given."""
-    args = ["fit", "--config", str(config)]
+def fit(config: str | Path | list, *overrides: str, runs: str | Path | None = None) -> Run:
+    """Train one config (`mfnn fit --config CONFIG OVERRIDES...`), writing under `runs` if given. A list of
+    configs composes them in order (a variant file states only its differences from the base)."""
+    args = ["fit"]
+    for c in config if isinstance(config, (list, tuple)) else [config]:
+        args += ["--config", str(c)]
     if runs is not None:
         args.append(f"--trainer.logger.init_args.save_dir={runs}")
     args += list(overrides)
@@ -151,8 +154,9 @@ class ReplicationCLI:
     --threads T   torch intra-op threads (default: OMP_NUM_THREADS if set, else the replication's own choice)
     """
 
-    def __init__(self, name: str, description: str, threads: int | None = None):
+    def __init__(self, name: str, description: str, threads: int | None = None, out: Path | None = None):
         self.name, self.default_threads = name, threads
+        self.default_out = out or ROOT / "replications" / name
         self.parser = OneLineParser(prog=f"replications/{name}/run.py", description=description,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         add = self.parser.add_argument
@@ -166,6 +170,10 @@ class ReplicationCLI:
     def add_argument(self, *args, **kwargs):
         return self.parser.add_argument(*args, **kwargs)
 
+    def error(self, message: str):
+        """Stop with one line (exit 2), e.g. for a value that only the script can check."""
+        self.parser.error(message)
+
     def parse(self, argv: list[str] | None = None, known_only: bool = False):
         """Parse and validate; set the thread count; check that --out and --runs can be written.
         known_only: return (args, the remaining arguments) for scripts that pass the rest to the CLI."""
@@ -173,7 +181,7 @@ class ReplicationCLI:
             args, rest = self.parser.parse_known_args(argv)
         else:
             args, rest = self.parser.parse_args(argv), []
-        default_out = ROOT / "runs" / self.name / "tiny_report" if args.tiny else ROOT / "replications" / self.name
+        default_out = ROOT / "runs" / self.name / "tiny_report" if args.tiny else self.default_out
         args.out = Path(args.out) if args.out else default_out
         args.runs = Path(args.runs)
         for option, path in (("--out", args.out), ("--runs", args.runs)):

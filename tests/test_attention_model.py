@@ -11,7 +11,7 @@ from mfnn.cli import run
 from mfnn.data.attention import AttentionDataModule, attention_teacher_targets, positional_encodings
 from mfnn.errors import ConfigError
 from mfnn.models.attention import DotProductAttention, LinearPositional
-from tests.conftest import load_script, run_tiny
+from tests.helpers import load_script, run_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,7 @@
 """The CLI path every experiment uses: configs parse, runs are deterministic and resumable,
 bad values fail with one message naming the field."""
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,14 @@ from mfnn.cli import MFNNCLI, main, run
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(str(p) for p in (ROOT / "configs").rglob("*.yaml"))
+VARIANT = re.compile(r"variant of (\S+\.yaml)")  # a variant states only its differences from its base
+
+
+def with_base(config: str) -> list[str]:
+    """[base, variant] for a variant file (its first line names the base), else [config]."""
+    first = Path(config).read_text().splitlines()[0]
+    match = VARIANT.search(first)
+    return [str(Path(config).parent / match.group(1)), config] if match else [config]
 
 
 def val_metrics(cli) -> dict:
@@ -25,11 +34,18 @@ def read_metrics(cli) -> list[dict]:
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(Path(p).relative_to(ROOT / "configs")))
 def test_every_config_prints(config, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        MFNNCLI(args=["fit", "--config", config, "--print_config"])
+        MFNNCLI(args=["fit", *[a for c in with_base(config) for a in ("--config", c)], "--print_config"])
     assert exit_info.value.code in (0, None)
     printed = capsys.readouterr().out
     assert "seed_everything:" in printed and "class_path:" in printed
     assert "seed_everything: null" not in printed  # every config pins a seed
+
+
+def test_variant_configs_name_an_existing_base():
+    variants = [c for c in CONFIGS if len(with_base(c)) == 2]
+    assert len(variants) >= 3
+    for c in variants:
+        assert Path(with_base(c)[0]).is_file(), c
 
 
 def test_override_reaches_model(tiny_args):
@@ -38,7 +54,7 @@ def test_override_reaches_model(tiny_args):
 
 
 def test_same_seed_same_metrics(tmp_path):
-    from tests.conftest import tiny_xor_args
+    from tests.helpers import tiny_xor_args
     a = run(*tiny_xor_args(tmp_path / "a"))
     b = run(*tiny_xor_args(tmp_path / "b"))
     assert val_metrics(a) == val_metrics(b)
@@ -48,7 +64,7 @@ def test_same_seed_same_metrics(tmp_path):
 
 
 def test_resume_equals_uninterrupted(tmp_path):
-    from tests.conftest import tiny_xor_args
+    from tests.helpers import tiny_xor_args
     full = run(*tiny_xor_args(tmp_path / "full"))
     half = run(*tiny_xor_args(tmp_path / "half", "--trainer.max_steps=20"))
     last = Path(half.trainer.log_dir) / "checkpoints" / "last.ckpt"

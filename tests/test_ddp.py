@@ -12,7 +12,7 @@ import torch
 from mfnn.cli import run
 from mfnn.data.base import shard_batch
 from mfnn.errors import ConfigError
-from tests.conftest import tiny_xor_args
+from tests.helpers import tiny_xor_args
 
 ROOT = Path(__file__).resolve().parents[1]
 

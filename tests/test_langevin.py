@@ -96,8 +96,8 @@ def test_bad_arguments_name_the_field():
 
 
 def test_cli_langevin_with_posterior_average(tmp_path):
-    cfg = str(ROOT / "configs" / "first_order" / "rubin_tiny.yaml")
-    cli = run("fit", "--config", cfg, f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.max_steps=30",
+    base, tiny = (str(ROOT / "configs" / "first_order" / f"{c}.yaml") for c in ("rubin_cpu", "rubin_tiny"))
+    cli = run("fit", "--config", base, "--config", tiny, f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.max_steps=30",
               "--trainer.callbacks=mfnn.callbacks.PosteriorAverage",
               "--trainer.callbacks.burn_in=10", "--trainer.callbacks.every=5")
     opt = cli.trainer.optimizers[0]

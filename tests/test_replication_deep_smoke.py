@@ -2,7 +2,7 @@
 figures and report. The numbers are not expected to pass at this size; the outputs must all exist."""
 import json
 
-from tests.conftest import load_script, run_tiny
+from tests.helpers import load_script, run_tiny
 
 deep = load_script("replications/deep/run.py")
 
@@ -17,8 +17,8 @@ def test_deep_replication_tiny(tmp_path, capsys):
     assert mf["width"] == 16 and mf["depth"] == 3 and mf["steps"][0] == 0 and mf["steps"][-1] == 20
     assert len(mf["kta_init"]) == len(mf["kta_final"]) == 3
     assert mf["kta_init"] == lazy["kta_init"]  # same initial hidden layers: only the readout scale differs
-    assert all(0 <= a <= 1 for a in mf["kta_final"] + lazy["kta_final"])
+    assert mf["kta_final"] != mf["kta_init"]  # the kernel alignment is re-measured after training
     assert payload["metrics"]["lazy_wide"]["width"] == 32
-    assert mf["fg_n_neurons"] == 16 and 0 <= mf["fg_abs_corr"] <= 1 and "fg_n_neurons" not in lazy
+    assert mf["fg_n_neurons"] == 16 and mf["fg_abs_corr"] > 0 and "fg_n_neurons" not in lazy
     assert payload["metrics"]["gp_reference_mse"] == min(payload["metrics"]["gp_reference_by_ridge"].values()) > 0
     assert "| check | measured |" in capsys.readouterr().out

@@ -2,7 +2,7 @@
 averages, droplet analysis, theory, figures, report. The physics is not expected at this size."""
 import json
 
-from tests.conftest import load_script, run_tiny
+from tests.helpers import load_script, run_tiny
 
 first_order = load_script("replications/first_order/run.py")
 

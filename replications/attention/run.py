@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from mfnn.cli import run  # noqa: E402
-from mfnn.plotting import plt, save  # noqa: E402
+from mfnn.plotting import save, subplots  # noqa: E402
 from mfnn.report import Check, Report  # noqa: E402
 from mfnn.theory.attention import AttentionSetup, AttentionTheory  # noqa: E402
 
@@ -146,7 +146,7 @@ def load_reference(omega: float = 0.3) -> dict | None:
 
 # ---- figure and report -----------------------------------------------------------------------------------
 def figure(theory, exp, ref, alpha_c, out: Path) -> Path:
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+    fig, axes = subplots(2, 2, figsize=(13, 9.5))
     axes = axes.ravel()
     colours = {"semantic": "tab:red", "positional": "tab:blue"}
     a = np.array(theory["alpha"])

@@ -39,10 +39,11 @@ def invariants(d: int, n: int, N: int, sigma_a2: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     cli = ReplicationCLI("first_order", __doc__.splitlines()[0])
-    cli.add_argument("--config", type=existing_file, default=None,
-                     help="sweep config (default: rubin_cpu.yaml, or rubin_tiny.yaml with --tiny)")
+    cli.add_argument("--config", type=existing_file, nargs="+", default=None,
+                     help="sweep config(s), composed in order (default: rubin_cpu.yaml, + rubin_tiny.yaml with "
+                          "--tiny; the paper's setting: rubin_cpu.yaml rubin_gpu.yaml)")
     args, extra = cli.parse(argv, known_only=True)  # the rest goes to the CLI, e.g. --trainer.max_steps=100
-    config = args.config or (TINY_CONFIG if args.tiny else CONFIG)
+    config = args.config or ([CONFIG, TINY_CONFIG] if args.tiny else [CONFIG])
     extra += [f"--seed_everything={args.seed}"] if args.seed is not None else []
     t0 = time.time()
     run = fit(config, *extra, runs=args.runs)

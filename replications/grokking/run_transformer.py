@@ -13,10 +13,8 @@ is only re-analysed.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -25,17 +23,15 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from mfnn.analysis.fourier import frequency_power, significant_components
+from mfnn.analysis.phases import first_step_at_least
+from mfnn.callbacks import ProgressMeasures
+from mfnn.data.modular import all_pairs
+from mfnn.experiment import CONFIGS as ALL_CONFIGS, ROOT, ReplicationCLI, existing_file, fit, nonnegative_int, staged_output
+from mfnn.plotting.grokking import fourier_figure
+from mfnn.report import Check, Report
 
-from mfnn.analysis.fourier import frequency_power, significant_components  # noqa: E402
-from mfnn.callbacks.progress import ProgressMeasures  # noqa: E402
-from mfnn.plotting.grokking import fourier_figure  # noqa: E402
-from mfnn.cli import run  # noqa: E402
-from mfnn.data.modular import all_pairs  # noqa: E402
-from mfnn.report import Check, Report  # noqa: E402
-
-CONFIGS = ROOT / "configs" / "grokking"
+CONFIGS = ALL_CONFIGS / "grokking"
 NANDA = "Nanda et al. 2023 (arXiv 2301.05217)"
 PAPER_KEY_FREQS = [14, 35, 41, 42, 52]
 PAPER_PHASES = {"memorisation_end": 1400, "circuit_formation_end": 9400, "cleanup_end": 14000}
@@ -54,46 +50,45 @@ def share_moving(h: dict, key: str, start: float, end: float, sign: int) -> floa
     return sum(sign * (b - a) > 0 for a, b in zip(v, v[1:])) / (len(v) - 1)
 
 
-def first_step(h: dict, key: str, test) -> float:
-    return next((float(s) for s, x in zip(h["step"], h[key]) if test(x)), math.nan)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "transformer"))
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "grokking_transformer"))
-    parser.add_argument("--epochs", "--steps", dest="epochs", type=int, default=None,
-                        help="full-batch steps (default: the config's 40000)")
-    parser.add_argument("--resume", default=None, help="last.ckpt of an earlier run of this script to continue")
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes: the same code path in seconds")
-    args = parser.parse_args(argv)
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or None
-    if threads:
-        torch.set_num_threads(threads)
-    out, runs = Path(args.out), Path(args.runs)
+    cli = ReplicationCLI("grokking_transformer", __doc__.splitlines()[0],
+                         out=ROOT / "replications" / "grokking" / "transformer")
+    cli.add_argument("--epochs", "--steps", dest="epochs", type=nonnegative_int, default=None,
+                     help="full-batch steps (default: the config's 40000)")
+    cli.add_argument("--resume", type=existing_file, default=None,
+                     help="last.ckpt of an earlier run of this script to continue")
+    args = cli.parse(argv)
     start_step = 0
     if args.resume:
-        start_step = int(torch.load(args.resume, map_location="cpu", weights_only=False)["global_step"])
-    elif runs.exists():
-        shutil.rmtree(runs)
+        try:
+            start_step = int(torch.load(args.resume, map_location="cpu", weights_only=False)["global_step"])
+        except Exception as err:  # noqa: BLE001 (any unreadable file: one line, not a traceback)
+            cli.error(f"argument --resume: {args.resume} is not a readable Lightning checkpoint "
+                      f"({type(err).__name__}: {err})")
     gpu = torch.cuda.is_available()
-    config = CONFIGS / ("nanda_transformer.yaml" if gpu else "nanda_transformer_cpu.yaml")
+    config = [CONFIGS / "nanda_transformer.yaml"] + ([] if gpu else [CONFIGS / "nanda_transformer_cpu.yaml"])
     if not gpu and not args.tiny:
         warnings.warn("No GPU: running the Nanda transformer on CPU (nanda_transformer_cpu.yaml). The full 40k "
                       "epochs take over an hour (~0.12 s/epoch measured on one core); --epochs N gives a shorter "
                       "run, in which the late phases (circuit formation end ~9.4k, cleanup ~14k) are not reached; "
                       "--resume CKPT continues it later.", stacklevel=1)
-    extra = [f"--trainer.logger.init_args.save_dir={runs}"] + (TINY if args.tiny else [])
+    extra = list(TINY) if args.tiny else []
     if args.epochs is not None:
         extra.append(f"--trainer.max_steps={args.epochs}")
+    if args.seed is not None:
+        extra.append(f"--seed_everything={args.seed}")
     if args.resume:
         extra.append(f"--ckpt_path={args.resume}")
+    run = fit(config, *extra, runs=args.runs)
+    with staged_output(args.out) as out:
+        analyse_and_report(run, out, start_step)
+    return 0
 
-    t0 = time.time()
-    cli = run("fit", "--config", str(config), *extra)
-    wall = time.time() - t0
+
+def analyse_and_report(run, out: Path, start_step: int) -> None:
+    cli, wall = run.cli, run.seconds
     model = cli.model.cpu()
-    progress = next(c for c in cli.trainer.callbacks if isinstance(c, ProgressMeasures))
+    progress = run.callback(ProgressMeasures)
     if not progress.history:  # resumed a run that had already finished: Lightning skips training, analyse only
         progress.on_train_end(cli.trainer, cli.model)
     h, phases, key_freqs = progress.history, progress.phases, progress.key_freqs
@@ -140,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     report.metrics = {"key_frequencies": key_freqs, "paper_key_frequencies": PAPER_KEY_FREQS, "phases": phases,
                       "paper_phases": PAPER_PHASES, "significant_logit_components": n_components,
                       "key_frequency_power_share": key_share, "final": {k: v[-1] for k, v in h.items()},
-                      "train_acc_100_epoch": first_step(h, "train_acc", lambda x: x >= 1.0),
+                      "train_acc_100_epoch": first_step_at_least(h["step"], h["train_acc"], 1.0),
                       "test_loss_peak_epoch": float(h["step"][max(range(len(h["step"])), key=h["test_loss"].__getitem__)]),
                       "steps": steps_run, "resumed_from_step": start_step, "wall_time_s": wall,
                       "s_per_step": s_per_step,
@@ -156,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{report.metrics['train_acc_100_epoch']:.0f}; the test loss peaks at epoch "
         f"{report.metrics['test_loss_peak_epoch']:.0f}. Restricted and excluded losses use this run's final key "
         f"frequencies. Circuit-formation trends are read over epochs {circuit[0]:.0f}-{circuit[1]:.0f}.")
-    out.mkdir(parents=True, exist_ok=True)
     fig_src = Path(cli.trainer.log_dir) / "figures" / "progress.png"
     if fig_src.exists():
         shutil.copy(fig_src, out / "progress.png")
@@ -168,7 +162,6 @@ def main(argv: list[str] | None = None) -> int:
                                                   default=float))
     report.write(out)
     print(f"key frequencies: {key_freqs}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+"""Helpers shared by the tests: tiny configs, loading a replication script, running its --tiny path."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+XOR_CONFIG = str(ROOT / "configs" / "two_layer_xor.yaml")
+REFERENCE = ROOT.parent / "shared" / "reference"  # the authors' published data, beside the repository
+
+
+def tiny_xor_args(tmp_path, *extra: str) -> list[str]:
+    """A seconds-long version of the XOR config writing into tmp_path."""
+    return [
+        "fit", "--config", XOR_CONFIG,
+        f"--trainer.logger.init_args.save_dir={tmp_path}",
+        "--trainer.max_steps=40", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+        "--trainer.check_val_every_n_epoch=1",
+        "--model.init_args.width=32", "--data.init_args.batch_size=64", "--data.init_args.val_size=128",
+        "--data.init_args.steps_per_epoch=10",
+        "--trainer.callbacks.every_n_steps=10",
+        *extra,
+    ]
+
+
+def load_script(relative_path: str):
+    """A replication or bench script (not a package module) imported by path."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem + "_" + path.parent.name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_tiny(script, tmp_path) -> Path:
+    """Run a replication's real code path at --tiny size into tmp_path; return its output folder."""
+    out = tmp_path / "out"
+    assert script.main(["--tiny", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
+    return out

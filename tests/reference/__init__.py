@@ -1,0 +1,1 @@
+"""Plain reference implementations that mfnn's models are tested against."""
