@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 import mfnn.registry  # noqa: F401  (imports every model/data class so short class_paths resolve)
 from mfnn.errors import ConfigError
@@ -34,20 +36,30 @@ NOISE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Er
          "- a dict with", "- a dict without")
 
 
+SKIP_REASONS = ("Expected a path but", "Expected a dot import path", "Type typing.", "Got value:", "Given value",
+                "Expected a <class 'NoneType'>", "Expected a <class 'torch.Tensor'>")
+
+
 def concise_parse_error(message: str) -> str:
     """jsonargparse's union errors list every subtype tried; keep the field path and the real reason."""
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
-    keys = [m.group(1) for ln in lines for m in [re.match(r'Parser key "([^"]+)"', ln)] if m]
+    keys = []
+    for key in re.findall(r'Parser key "([^"]+)"', message):  # outermost first, one per nesting level
+        if not keys or keys[-1] != key:
+            keys.append(key)
     classes = [m.group(1) for ln in lines for m in [re.search(r"given class_path '([^']+)'", ln)] if m]
-    reasons = [ln.lstrip("- ") for ln in lines if not ln.startswith(NOISE) and not ln.startswith("Parser key")
-               and "given class_path" not in ln]
+    reasons = [r for r in (ln.lstrip("- ") for ln in lines) if not r.startswith(NOISE) and "Parser key" not in r
+               and "given class_path" not in r and not r.startswith(SKIP_REASONS)]
     path = ".init_args.".join(keys) if keys else ""
     unknown = re.search(r"Option '([^']+)' is not accepted", message)
     if unknown:
         where = f"{path}.init_args.{unknown.group(1)}" if path else unknown.group(1)
         owner = f" by {classes[-1]}" if classes else ""
         return f"{where}: unknown field (not accepted{owner})"
-    reason = reasons[-1] if reasons else message
+    reason = reasons[0] if reasons else lines[-1] if lines else message
+    given = re.findall(r"Given value: (.*?)(?:\. Got value:|$)", message, flags=re.M)
+    if given and "NestedArg" not in given[0] and given[0] not in reason:
+        reason += f" (got {given[0]})"
     return f"{path}: {reason}" if path else reason
 
 
@@ -56,7 +68,7 @@ class ConciseArgumentParser(LightningArgumentParser):
         if not self.exit_on_error or os.environ.get("JSONARGPARSE_DEBUG"):
             return super().error(message, ex)
         sys.stderr.write(f"mfnn: error: {concise_parse_error(message)}\n"
-                         f"(run `mfnn fit --help` for the accepted options; JSONARGPARSE_DEBUG=1 for details)\n")
+                         f"(run `mfnn fit --help` for the accepted options; JSONARGPARSE_DEBUG=true for details)\n")
         sys.exit(2)
 
 
@@ -67,6 +79,129 @@ class ConfigToLoggers(SaveConfigCallback):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_hyperparams(self.config.as_dict())
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """last.ckpt every `every_n_train_steps` steps, at the end of training, and when the run is stopped by
+    SIGTERM or Ctrl-C (at the next step boundary, so the state is consistent; a second Ctrl-C interrupts
+    at once). A run killed outright (SIGKILL) resumes from the latest periodic one."""
+
+    stopped_by: str | None = None
+
+    def on_train_start(self, trainer, pl_module):
+        super().on_train_start(trainer, pl_module)
+        self._previous_sigint = None
+        if trainer.is_global_zero and threading_main():
+            def stop_at_next_step(signum, frame):
+                signal.signal(signal.SIGINT, self._previous_sigint or signal.default_int_handler)
+                trainer._signal_connector.received_sigterm = True
+                RunCheckpoint.stopped_by = "SIGINT"
+            self._previous_sigint = signal.signal(signal.SIGINT, stop_at_next_step)
+
+    def restore_sigint(self):
+        if self._previous_sigint is not None:
+            signal.signal(signal.SIGINT, self._previous_sigint)
+            self._previous_sigint = None
+
+    def save_last_now(self, trainer) -> None:
+        if self.save_last and self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_train_end(self, trainer, pl_module):
+        self.restore_sigint()
+        self.save_last_now(trainer)
+
+    def on_exception(self, trainer, pl_module, exception):
+        self.restore_sigint()
+        if isinstance(exception, SIGTERMException):
+            RunCheckpoint.stopped_by = RunCheckpoint.stopped_by or "SIGTERM"
+            self.save_last_now(trainer)
+            if trainer.is_global_zero:
+                sys.stderr.write(f"mfnn: stopped by {RunCheckpoint.stopped_by} at step {trainer.global_step}; "
+                                 f"checkpoint {self.last_model_path} (resume with --ckpt_path={self.last_model_path})\n")
+
+
+def unreadable_checkpoint(path: Path) -> str | None:
+    """Why `path` is not a Lightning checkpoint this run can resume from (None if it is)."""
+    import torch
+
+    if not path.is_file():
+        return "no such file"
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 (truncated, corrupt, not a torch file: say so in one line)
+        return f"not a readable checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+    if not isinstance(state, dict) or "state_dict" not in state or "global_step" not in state:
+        return "not a Lightning checkpoint (no state_dict / global_step)"
+    return None
+
+
+def resume_differences(state: dict, config) -> list[str]:
+    """Model class, model init_args and optimiser settings of a checkpoint that differ from the config."""
+    model = config.get("model")
+    init_args = _plain(getattr(model, "init_args", None)) or {}
+    saved = dict(state.get("hyper_parameters", {}))
+    out = []
+    saved_class = saved.pop("_class_path", None) or state.get("mfnn_model_class")
+    if saved_class and getattr(model, "class_path", None) and saved_class != model.class_path:
+        out.append(f"model.class_path: checkpoint {saved_class}, config {model.class_path}")
+    for key, value in saved.items():
+        if key.startswith("_") or key not in init_args:
+            continue
+        if _plain(init_args[key]) != _plain(value):
+            out.append(f"model.init_args.{key}: checkpoint {_plain(value)!r}, config {_plain(init_args[key])!r}")
+    saved_opt = state.get("mfnn_optimizer_settings") or {}
+    opt = _plain(init_args.get("optimizer"))
+    opt_args = (opt.get("init_args") or {}) if isinstance(opt, dict) else {}
+    for key in ("lr", "weight_decay"):
+        if key in saved_opt and key in opt_args and float(opt_args[key]) != float(saved_opt[key]):
+            out.append(f"model.init_args.optimizer.init_args.{key}: checkpoint {saved_opt[key]!r}, "
+                       f"config {opt_args[key]!r}")
+    return out
+
+
+def _plain(value):
+    """Config values compare as plain Python (tuples as lists, Namespaces as dicts)."""
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def stopped_exit_code() -> int:
+    """128 + the signal number, as a shell reports a process ended by that signal."""
+    return 128 + (signal.SIGINT if RunCheckpoint.stopped_by == "SIGINT" else signal.SIGTERM)
+
+
+def claim_version(logger: CSVLogger) -> None:
+    """Give the logger a version directory that no concurrent run can also take: mkdir fails if it exists.
+    DDP workers (started after this, with the environment inherited) reuse the one rank 0 claimed."""
+    claimer, _, claimed = os.environ.get("MFNN_RUN_VERSION", "").partition(":")
+    root = Path(logger.root_dir)
+    if claimer == str(os.getppid()) and Path(claimed).parent == root:  # a DDP worker of the claiming process
+        logger._version = int(claimed.rsplit("_", 1)[1])
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    k = logger._get_next_version()
+    while True:
+        try:
+            os.mkdir(root / f"version_{k}")
+            break
+        except FileExistsError:
+            k += 1
+    logger._version = k
+    os.environ["MFNN_RUN_VERSION"] = f"{os.getpid()}:{root / f'version_{k}'}"
 
 
 class MFNNCLI(LightningCLI):
@@ -83,19 +218,71 @@ class MFNNCLI(LightningCLI):
                          subclass_mode_data=True, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0})
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
+        # Periodic last.ckpt (cheap for these models): a killed run loses at most 100 steps.
+        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
+                             "checkpoint.every_n_train_steps": 100})
+        parser.add_argument("--allow_resume_changes", type=bool, default=False,
+                            help="Resume from --ckpt_path even if model or optimiser settings differ from it.")
         parser.add_argument("--wandb.enabled", type=bool, default=False,
                             help="Also log to Weights & Biases (offline unless an API key is set).")
         parser.add_argument("--wandb.project", type=str, default="mfnn")
         parser.add_argument("--wandb.name", type=str | None, default=None)
 
+    def _parse_ckpt_path(self) -> None:
+        """Resuming: the checkpoint must be readable and built from the same model and optimiser settings as
+        the config (Lightning would otherwise let the checkpoint's hyperparameters silently win). Trainer
+        settings such as a longer max_steps may change; anything else needs --allow_resume_changes=true."""
+        if not self.config.get("subcommand"):
+            return
+        config = self.config[self.config.subcommand]
+        ckpt_path = config.get("ckpt_path")
+        if not ckpt_path or ckpt_path in ("last", "best", "hpc", "registry"):
+            return
+        problem = unreadable_checkpoint(Path(ckpt_path))
+        if problem:
+            raise ConfigError("ckpt_path", f"{ckpt_path}: {problem}")
+        if config.get("allow_resume_changes"):
+            return
+        import torch
+
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        differences = resume_differences(state, config)
+        if differences:
+            raise ConfigError("ckpt_path", f"{ckpt_path} was trained with other settings: " + "; ".join(differences)
+                              + " (resume with the checkpoint's settings, or pass --allow_resume_changes=true)")
+
+    # Written in both the model's and the data module's init_args by some configs: they must agree.
+    SHARED_FIELDS = ("input_dim", "p")
+
+    def before_instantiate_classes(self) -> None:
+        """Checks that need the whole config, before anything is built or written."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        model, data = config.get("model"), config.get("data")
+        m = getattr(model, "init_args", None) or {}
+        d = getattr(data, "init_args", None) or {}
+        for key in self.SHARED_FIELDS:
+            if key in m and key in d and m[key] is not None and d[key] is not None and m[key] != d[key]:
+                raise ConfigError(f"model.init_args.{key}", f"is {m[key]} but data.init_args.{key} is {d[key]}: "
+                                  "set both to the same value")
+        ckpt = config.get("ckpt_path")
+        if ckpt and ckpt not in ("last", "best", "hpc", "registry"):
+            problem = unreadable_checkpoint(Path(ckpt))
+            if problem:
+                raise ConfigError("ckpt_path", f"{ckpt}: {problem}")
+
     def instantiate_trainer(self, **kwargs):
         config = self.config[self.subcommand] if self.subcommand else self.config
+        loggers = kwargs.get("logger", self._get(self.config_init, "trainer", default={}).get("logger"))
+        loggers = list(loggers) if isinstance(loggers, (list, tuple)) else [] if loggers in (None, True, False) else [loggers]
+        if not any(isinstance(lg, CSVLogger) for lg in loggers):  # CSV is always on: outputs go to a run directory
+            loggers.insert(0, CSVLogger(save_dir="runs", name="default"))
+        for lg in loggers:
+            if isinstance(lg, CSVLogger) and lg._version is None and self.subcommand is not None:
+                claim_version(lg)
+        kwargs["logger"] = loggers
         if config["wandb"]["enabled"]:
-            loggers = kwargs.get("logger", self._get(self.config_init, "trainer", default={}).get("logger"))
-            loggers = list(loggers) if isinstance(loggers, (list, tuple)) else [] if loggers in (None, True, False) else [loggers]
-            save_dir = loggers[0].log_dir if loggers else "runs"  # the wandb files live in the run directory
+            save_dir = loggers[0].log_dir  # the wandb files live in the run directory
             loggers.append(WandbLogger(project=config["wandb"]["project"], name=config["wandb"]["name"],
                                        save_dir=save_dir, offline=os.environ.get("WANDB_MODE") == "offline"))
             kwargs["logger"] = loggers
@@ -117,19 +304,26 @@ def config_error_in(err: BaseException) -> str | None:
 
 
 def run(*args: str) -> MFNNCLI:
-    """Programmatic `mfnn ARGS...`; returns the CLI object (its .trainer, .model, .datamodule)."""
+    """Programmatic `mfnn ARGS...`; returns the CLI object (its .trainer, .model, .datamodule).
+    A run stopped by SIGTERM / Ctrl-C (checkpoint saved) exits the process with 128 + the signal number."""
     wandb_offline_unless_keyed()
-    return MFNNCLI(args=list(args))
+    try:
+        return MFNNCLI(args=list(args))
+    except SIGTERMException:
+        sys.exit(stopped_exit_code())
 
 
 def main(argv: list[str] | None = None) -> None:
     wandb_offline_unless_keyed()
     try:
         MFNNCLI(args=argv)
+    except SIGTERMException:
+        sys.exit(stopped_exit_code())
     except (ConfigError, ValueError) as err:
         message = config_error_in(err)
         if message is None:
             raise
+        message = " ".join(message.split())  # one line
         print(f"mfnn: error: invalid config value: {message}", file=sys.stderr)
         sys.exit(2)
     except NonFiniteLossError as err:

@@ -80,7 +80,7 @@ class SyntheticDataModule(FullBatchDataModule):
         require_positive(batch_size, "batch_size")
         require_positive(val_size, "val_size")
         require_positive(steps_per_epoch, "steps_per_epoch")
-        require(noise_std >= 0, "noise_std", f"must be >= 0 (got {noise_std})")
+        require(math.isfinite(noise_std) and noise_std >= 0, "noise_std", f"must be >= 0 and finite (got {noise_std})")
         require(target not in ("xor", "sign_xor") or input_dim >= 2, "input_dim", f"target {target!r} needs >= 2 (got {input_dim})")
         require(target != "staircase" or 1 <= staircase_degree <= input_dim, "staircase_degree",
                 f"must be in [1, input_dim] (got {staircase_degree})")

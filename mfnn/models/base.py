@@ -21,6 +21,18 @@ class NonFiniteLossError(FloatingPointError):
     pass
 
 
+def check_optimizer_settings(settings: dict) -> None:
+    """lr > 0 and finite; weight decay, momentum, temperature >= 0 and finite (torch checks some only at the
+    first step, some never: a NaN lr would train to NaN)."""
+    for name in ("lr", "weight_decay", "momentum", "temperature"):
+        value = settings.get(name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        ok = math.isfinite(value) and (value > 0 if name == "lr" else value >= 0)
+        require(ok, f"optimizer.init_args.{name}",
+                f"must be {'> 0' if name == 'lr' else '>= 0'} and finite (got {value})")
+
+
 class MFNNModule(L.LightningModule):
     def __init__(
         self,
@@ -30,6 +42,7 @@ class MFNNModule(L.LightningModule):
     ):
         super().__init__()
         require(warmup_steps >= 0, "warmup_steps", f"must be >= 0 (got {warmup_steps})")
+        check_optimizer_settings(getattr(optimizer, "keywords", {}))
         self.optimizer_factory = optimizer
         self.warmup_steps = warmup_steps
         self.compile_net = compile
@@ -104,6 +117,11 @@ class MFNNModule(L.LightningModule):
         loss = metrics.pop("loss", loss)
         self.log_dict({f"test/{k}": v for k, v in metrics.items()})
         self.log("test/loss", loss)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # What a resume compares its config with (mfnn.cli.resume_differences).
+        checkpoint["mfnn_optimizer_settings"] = self.optimizer_settings
+        checkpoint["mfnn_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     def check_finite(self, loss: torch.Tensor) -> None:
         # A GPU check would force a sync every step; there we check on the logging cadence.

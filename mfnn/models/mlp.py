@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from mfnn.errors import require, require_choice, require_positive
+from mfnn.errors import require, require_choice, require_fits_in_memory, require_positive
 from mfnn.models.base import MFNNModule
 from mfnn.parameterization import PARAMETERIZATIONS, Parameterization, outgoing_std, readout_scale, sgd_lr_scale
 
@@ -79,7 +79,8 @@ class MLPNet(nn.Module):
         require_choice(activation, ACTIVATIONS, "activation")
         require_choice(parameterization, PARAMETERIZATIONS, "parameterization")
         for name, v in (("init_std_in", init_std_in), ("init_std_bias", init_std_bias), ("init_std_out", init_std_out)):
-            require(v >= 0, name, f"must be >= 0 (got {v})")
+            require(math.isfinite(v) and v >= 0, name, f"must be >= 0 and finite (got {v})")
+        require_fits_in_memory(width * (input_dim + 2 + output_dim) + (depth - 1) * width * (width + 1), "width")
         self.input_dim, self.width, self.depth, self.output_dim = input_dim, width, depth, output_dim
         self.activation, self.parameterization = activation, parameterization
         self.init_std = {"in": init_std_in, "bias": init_std_bias, "out": init_std_out}
