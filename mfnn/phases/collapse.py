@@ -19,6 +19,9 @@ from scipy.optimize import minimize
 
 from mfnn.phases.observables import Observables
 
+TOO_FEW = 1e12  # S where fewer than 3 points overlap another size (finite, so Nelder-Mead can walk away from it)
+MAX_EVALUATIONS = 1500  # three parameters converge in a few hundred evaluations from a sensible start
+
 
 def _master(x: np.ndarray, xo: np.ndarray, Yo: np.ndarray, dYo: np.ndarray, order: int):
     """Another size's curve at x: Lagrange interpolation through order + 1 neighbouring points (the pair
@@ -47,7 +50,7 @@ def quality(g_c: float, nu: float, kappa: float, data: list[tuple[float, np.ndar
     control grid at large L the straight line's curvature error exceeds the statistical errors and biases the
     fit; see tests/test_phases.py)."""
     if nu <= 0:
-        return np.inf
+        return TOO_FEW
     pts = []
     for L, g, y, dy in data:
         s = L ** (-kappa)
@@ -67,7 +70,7 @@ def quality(g_c: float, nu: float, kappa: float, data: list[tuple[float, np.ndar
         Ym, var_m = wy[ok] / wsum[ok], 1.0 / wsum[ok]
         total += float(np.sum((Y[ok] - Ym) ** 2 / (dY[ok] ** 2 + var_m)))
         count += int(ok.sum())
-    return total / count if count >= 3 else np.inf
+    return total / count if count >= 3 else TOO_FEW
 
 
 def _data(obs: dict[int, Observables], key: str, window: tuple[float, float] | None, boot: int | None = None):
@@ -83,7 +86,8 @@ def _data(obs: dict[int, Observables], key: str, window: tuple[float, float] | N
 
 
 def collapse(obs: dict[int, Observables], key: str, start: tuple[float, float, float], window=None,
-             fix_g_c: float | None = None, fix_kappa: float | None = None, n_boot: int = 40, order: int = 3) -> dict:
+             fix_g_c: float | None = None, fix_kappa: float | None = None, n_boot: int = 40, order: int = 3,
+             max_evaluations: int = MAX_EVALUATIONS) -> dict:
     """Best collapse of `key` over sizes: g_c, nu, kappa (the exponent of L in front of the scaling function)
     with bootstrap errors, and S at the minimum. `start` = (g_c, nu, kappa); `fix_g_c` / `fix_kappa` hold one
     at a given value (e.g. kappa = 0 for the Binder cumulant)."""
@@ -97,7 +101,7 @@ def collapse(obs: dict[int, Observables], key: str, start: tuple[float, float, f
 
     def fit(data, p0):
         res = minimize(lambda p: quality(*unpack(p), data, order), p0, method="Nelder-Mead",
-                       options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 4000})
+                       options={"xatol": 1e-5, "fatol": 1e-5, "maxfev": max_evaluations})
         return res.x, float(res.fun)
 
     p0 = np.array([s for s, f in zip(start, free) if f], dtype=float)

@@ -62,24 +62,29 @@ def diagnose(samples: dict[int, np.ndarray], obs: dict[int, Observables], g_c: f
         # strongest coexistence: the deepest valley among bimodal points
         best = min(bimodal, key=lambda i: bimodal[i]["valley_ratio"]) if bimodal else None
         k = int(np.argmin(o.mean["binder"]))
-        per_size[L] = {
+        # the dip's significance: at each g, the share of bootstrap replicates below -DIP_DEPTH; the ratio
+        # estimator U is heavy-tailed in a mixed phase (a replicate with few ordered chains gives U ~ 0, one
+        # with very few gives U << 0), so a replicate share is safer than a standard error
+        share = np.mean(o.boot["binder"] < -DIP_DEPTH, axis=0)  # (G,)
+        j = int(np.argmax(share))
+        entry = {
             "binder_min": float(o.mean["binder"][k]), "binder_min_err": float(o.err["binder"][k]),
             "binder_min_g": float(o.g[k]),
-            # share of bootstrap replicates below -DIP_DEPTH there (the ratio estimator U is heavy-tailed
-            # in a mixed phase, so a quantile is safer than a standard error)
-            "binder_dip_confidence": float(np.mean(o.boot["binder"][:, k] < -DIP_DEPTH)),
+            "binder_dip_confidence": float(share[j]), "binder_dip_g": float(o.g[j]),
+            "binder_at_dip": float(o.mean["binder"][j]),
             "bimodal": best is not None,
             "coexistence_g": float(o.g[best]) if best is not None else None,
             "jump": bimodal[best]["jump"] if best is not None else 0.0,
             "valley_ratio": bimodal[best]["valley_ratio"] if best is not None else 1.0,
-            # where there is no coexistence: the single peak of |m| at the g closest to g_c
-            "peak_at_g_c": scans[min(scans, key=lambda i: abs(o.g[i] - (g_c if g_c is not None else o.g[i])))]["peaks"][-1]
-            if scans else None,
         }
+        if scans:  # the highest peak of |m| at the control value closest to g_c (the middle one without g_c)
+            target = g_c if g_c is not None else float(np.median(o.g))
+            entry["peak_at_g_c"] = scans[min(scans, key=lambda i: abs(o.g[i] - target))]["peaks"][-1]
+        per_size[L] = entry
     sizes = sorted(per_size)
     big = per_size[sizes[-1]]
     prev = per_size[sizes[-2]] if len(sizes) > 1 else None
-    dip = big["binder_min"] < -DIP_DEPTH and big["binder_dip_confidence"] >= 0.95
+    dip = big["binder_at_dip"] < -DIP_DEPTH and big["binder_dip_confidence"] >= 0.95
     persists = bool(big["bimodal"] and prev is not None and prev["bimodal"] and big["jump"] >= JUMP_KEEP * prev["jump"])
     evidence = {"coexistence_at_largest_size": big["bimodal"], "negative_binder_dip": bool(dip),
                 "jump_persists_with_size": persists}

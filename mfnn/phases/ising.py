@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 import torch
-from scipy.sparse import coo_matrix
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import gammaln, logsumexp
 
@@ -60,24 +60,23 @@ def metropolis_sweep(s: torch.Tensor, beta: torch.Tensor, generator: torch.Gener
     return sf.to(torch.int8)
 
 
-def swendsen_wang_sweep(s: torch.Tensor, beta: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """One Swendsen-Wang update of every chain (clusters found on the CPU with scipy)."""
-    device = s.device
-    x = s.cpu().numpy().astype(np.int8)  # (C, L, L)
-    C, L, _ = x.shape
-    p_open = (1.0 - np.exp(-2.0 * beta.double().cpu().numpy()))[:, None, None]  # (C, 1, 1)
-    site = np.arange(C * L * L).reshape(C, L, L)
+def swendsen_wang_sweep(s: torch.Tensor, beta: torch.Tensor, rng: np.random.Generator,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """One Swendsen-Wang update of every chain. Bonds are drawn on s's device; clusters are labelled on the
+    CPU by scipy (weakly connected components of the directed bond graph = clusters, without symmetrising)."""
+    C, L, _ = s.shape
+    p_open = (1.0 - torch.exp(-2.0 * beta.double())).float().view(-1, 1, 1).to(s.device)  # (C, 1, 1)
+    site = torch.arange(C * L * L, device=s.device).reshape(C, L, L)
     rows, cols = [], []
-    for axis in (1, 2):  # bonds to the right and downwards; roll wraps periodically
-        nb = np.roll(x, -1, axis)
-        open_ = (x == nb) & (rng.random(x.shape) < p_open)
+    for dim in (1, 2):  # bonds to the right and downwards; roll wraps periodically
+        open_ = (s == s.roll(-1, dim)) & (torch.rand(s.shape, generator=generator, device=s.device) < p_open)
         rows.append(site[open_])
-        cols.append(np.roll(site, -1, axis)[open_])
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(C * L * L, C * L * L))
-    n, label = connected_components(graph, directed=False)
-    new_sign = rng.choice(np.array([-1, 1], dtype=np.int8), size=n)
-    return torch.from_numpy(new_sign[label].reshape(C, L, L)).to(device)
+        cols.append(site.roll(-1, dim)[open_])
+    r, c = torch.cat(rows).cpu().numpy(), torch.cat(cols).cpu().numpy()
+    graph = csr_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(C * L * L, C * L * L))
+    n, label = connected_components(graph, directed=True, connection="weak")
+    new_sign = torch.from_numpy(rng.choice(np.array([-1, 1], dtype=np.int8), size=n))
+    return new_sign[torch.from_numpy(label).long()].reshape(C, L, L).to(s.device)
 
 
 def magnetisation(s: torch.Tensor) -> torch.Tensor:
@@ -107,7 +106,7 @@ def simulate_ising(L: int, temperatures, chains: int, sweeps: int, burn_in: int,
     ms, es = [], []
     for step in range(burn_in + sweeps):
         if cluster:
-            s = swendsen_wang_sweep(s, beta, rng)
+            s = swendsen_wang_sweep(s, beta, rng, gen)
         for _ in range(metropolis_per_step):
             s = metropolis_sweep(s, beta, gen)
         if step >= burn_in:
