@@ -20,6 +20,7 @@ from scipy.optimize import minimize
 from mfnn.phases.observables import Observables
 
 TOO_FEW = 1e12  # S where fewer than 3 points overlap another size (finite, so Nelder-Mead can walk away from it)
+RESTARTS = 4  # Nelder-Mead rounds at most
 MAX_EVALUATIONS = 1500  # three parameters converge in a few hundred evaluations from a sensible start
 
 
@@ -99,15 +100,24 @@ def collapse(obs: dict[int, Observables], key: str, start: tuple[float, float, f
             full.append(next(it) if f else fixed)
         return full
 
-    def fit(data, p0):
-        res = minimize(lambda p: quality(*unpack(p), data, order), p0, method="Nelder-Mead",
-                       options={"xatol": 1e-5, "fatol": 1e-5, "maxfev": max_evaluations})
-        return res.x, float(res.fun)
+    def fit(data, p0, rounds: int = RESTARTS):
+        # Nelder-Mead restarted from its own result with a fresh simplex until S stops improving: a single
+        # run from a far start can stall on S's plateaus (seen on the planted collapse in tests/test_phases.py)
+        p, s_best = np.asarray(p0, dtype=float), np.inf
+        for _ in range(rounds):
+            res = minimize(lambda q: quality(*unpack(q), data, order), p, method="Nelder-Mead",
+                           options={"xatol": 1e-5, "fatol": 1e-5, "maxfev": max_evaluations})
+            improved = s_best - float(res.fun) > 1e-4 * max(float(res.fun), 1e-12)
+            if float(res.fun) < s_best:
+                p, s_best = res.x, float(res.fun)
+            if not improved:
+                break
+        return p, s_best
 
     p0 = np.array([s for s, f in zip(start, free) if f], dtype=float)
     best, s_min = fit(_data(obs, key, window), p0)
     n_rep = min(n_boot, min(len(o.boot[key]) for o in obs.values()))
-    reps = np.array([fit(_data(obs, key, window, b), best)[0] for b in range(n_rep)])
+    reps = np.array([fit(_data(obs, key, window, b), best, rounds=2)[0] for b in range(n_rep)])
     full = unpack(best)
     full_reps = np.array([unpack(r) for r in reps]) if n_rep else np.empty((0, 3))
     err = full_reps.std(0, ddof=1) if n_rep > 1 else np.full(3, np.nan)
