@@ -32,8 +32,8 @@ def planted(sizes=(16, 32, 64, 128), rel_noise=0.01, n_boot=60, seed=0):
 
 
 def test_planted_collapse_recovers_g_c_nu_kappa():
-    obs = planted()
-    fit = collapse(obs, "y", start=(0.65, 1.0, 0.0), n_boot=10)
+    obs = planted(sizes=(16, 32, 64))
+    fit = collapse(obs, "y", start=(0.65, 1.0, 0.0), n_boot=4)
     # the fitted values agree with the planted ones within 4 bootstrap errors, and those errors are small
     for name, true in (("g_c", G_C), ("nu", NU), ("kappa", KAPPA)):
         assert abs(fit[name] - true) <= 4 * fit[name + "_err"] + 1e-4, (name, fit)
@@ -136,3 +136,15 @@ def test_original_straight_line_master_curve_on_a_fine_grid():
     assert fit["g_c"] == pytest.approx(G_C, abs=0.003)
     assert fit["nu"] == pytest.approx(NU, rel=0.05)
     assert fit["kappa"] == pytest.approx(KAPPA, abs=0.03)
+
+
+def test_vectorised_quality_equals_pairwise():
+    """The all-pairs-at-once S equals the size-by-size loop (used when sizes sit on different grids)."""
+    from mfnn.phases.collapse import _quality_pairs
+    obs = planted()
+    data = [(float(L), o.g, o.mean["y"], o.err["y"]) for L, o in sorted(obs.items())]
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        p = (G_C + 0.05 * rng.normal(), NU + 0.3 * rng.normal(), KAPPA + 0.3 * rng.normal())
+        for order in (1, 3):
+            assert quality(*p, data, order) == pytest.approx(_quality_pairs(*p, data, order), rel=1e-9)

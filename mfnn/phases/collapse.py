@@ -52,6 +52,37 @@ def quality(g_c: float, nu: float, kappa: float, data: list[tuple[float, np.ndar
     fit; see tests/test_phases.py)."""
     if nu <= 0:
         return TOO_FEW
+    if len({len(d[1]) for d in data}) != 1:  # sizes on different grids: pair by pair
+        return _quality_pairs(g_c, nu, kappa, data, order)
+    L = np.array([d[0] for d in data])[:, None]  # (n, 1)
+    g, y, dy = (np.stack([d[k] for d in data]) for k in (1, 2, 3))  # (n, G) each
+    x, Y, dY = (g - g_c) * L ** (1.0 / nu), y * L ** (-kappa), dy * L ** (-kappa)
+    n, G = x.shape
+    m = min(order + 1, G)
+    # k[i, j, p] = number of points of size j below point p of size i (np.searchsorted for every pair at once)
+    k = (x[None, :, None, :] < x[:, None, :, None]).sum(-1)  # (n_i, n_j, G)
+    inside = (k > 0) & (k < G) & ~np.eye(n, dtype=bool)[:, :, None]
+    first = np.clip(k - 1 - (order - 1) // 2, 0, max(G - m, 0))
+    idx = first[..., None] + np.arange(m)  # (n_i, n_j, G, m)
+    j = np.arange(n)[None, :, None, None]
+    xs, Ys, dYs = x[j, idx], Y[j, idx], dY[j, idx]
+    xp = x[:, None, :, None]  # the point being compared, (n_i, 1, G, 1)
+    w = np.ones_like(xs)
+    for a in range(m):  # Lagrange basis l_a(x) = prod_{b != a} (x - x_b) / (x_a - x_b)
+        for b in range(m):
+            if a != b:
+                w[..., a] *= (xp[..., 0] - xs[..., b]) / (xs[..., a] - xs[..., b])
+    Ym, var = (w * Ys).sum(-1), (w**2 * dYs**2).sum(-1)  # (n_i, n_j, G)
+    weight = np.where(inside, 1.0 / np.maximum(var, 1e-300), 0.0)
+    wsum = weight.sum(1)  # (n_i, G)
+    ok = wsum > 0
+    if ok.sum() < 3:
+        return TOO_FEW
+    master = (weight * np.where(inside, Ym, 0.0)).sum(1)[ok] / wsum[ok]
+    return float(np.mean((Y[ok] - master) ** 2 / (dY[ok] ** 2 + 1.0 / wsum[ok])))
+
+
+def _quality_pairs(g_c, nu, kappa, data, order):
     pts = []
     for L, g, y, dy in data:
         s = L ** (-kappa)
