@@ -73,7 +73,7 @@ def histogram_panel(ax, samples: dict[int, np.ndarray], index: dict[int, int], s
             step = np.diff(values).min() * max(1, int(np.ceil(len(values) / bins)))
             edges = np.arange(values[0] - step / 2, values[-1] + step, step)
         ax.hist(x, bins=edges, density=True, histtype="step", lw=1.2, label=f"{size_label} = {L}")
-    ax.set_xlabel(rf"$m\,{size_label}^{{{scale_exponent:.3g}}}$")
+    ax.set_xlabel(rf"$m\,{size_label}^{{{scale_exponent:.3g}}}$" if scale_exponent else "$m$")
     ax.set_ylabel("density")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
