@@ -32,7 +32,8 @@ from mfnn.phases.synthetic import first_order_samples  # noqa: E402
 from mfnn.report import Check, Report  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-CONFIGS = ROOT / "configs" / "phase_transitions"
+# plain YAML, not Lightning CLI configs (configs/ holds only those), so they live beside the script
+CONFIGS = Path(__file__).resolve().parent / "configs"
 ONSAGER = "Onsager 1944 (exact 2D Ising)"
 MEAN_FIELD = "Curie-Weiss mean-field theory"
 EXACT = {"ising": {"T_c": T_C_ONSAGER, "nu": 1.0, "gamma_nu": 1.75, "beta_nu": 0.125},
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
     parser.add_argument("--runs", default=str(ROOT / "runs" / "phase_transitions"), help="raw samples (npz) go here")
-    parser.add_argument("--config", default=None, help="default: configs/phase_transitions/cpu.yaml (tiny.yaml with --tiny)")
+    parser.add_argument("--config", default=None, help="default: configs/cpu.yaml beside this script (tiny.yaml with --tiny)")
     parser.add_argument("--tiny", action="store_true", help="toy sizes: the same code path in seconds")
     parser.add_argument("--seed", type=int, default=None, help="offset added to the config's seeds")
     args = parser.parse_args(argv)
