@@ -198,3 +198,18 @@ def crossing(x, y, level: float) -> float:
         return math.nan
     i = idx[-1]
     return float(x[i] - y[i] * (x[i + 1] - x[i]) / (y[i + 1] - y[i]))
+
+
+def network_design(P: int, N: int, gamma: float, lambda_on_over_A: float = 0.25) -> dict:
+    """Sizes for a Langevin-sampled network that straddles the transition (network normalisation, P -> infinity forms):
+    gamma fixes the per-mode barrier at the transition, B = S(Phi_-) - S(0) = P / (2 c*) = P / (4 sqrt(gamma/3));
+    sigma_a^2 is chosen so that the all-Fourier eigenvalue lambda_on = 4 sigma_a^2 P^2 Phi*^2 = 64 sigma_a^2 B^2 is
+    `lambda_on_over_A` times the transition scale A = sqrt(2 sigma_a^2 P^2 / (N c*)) (the paper's Fig. 3 has
+    0.06 / 0.236 = 0.254). Then A = lambda_on_over_A * P / (16 B N) ... solved below; sigma^2_I ~ A, sigma^2_II ~ (1 - ratio) A."""
+    c_star = critical_coupling(gamma)
+    B = P / (2 * c_star)
+    r = lambda_on_over_A
+    # A^2 = 2 sigma_a^2 P^2 / (N c*) = 4 sigma_a^2 P B / N and sigma_a^2 = r A / (64 B^2)  =>  A = r P / (16 B N)
+    A = r * P / (16 * B * N)
+    sigma_a2 = r * A / (64 * B * B)
+    return {"P": P, "N": N, "gamma": gamma, "barrier": B, "A": A, "sigma_a2": sigma_a2, "lambda_on_over_A": r}
