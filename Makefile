@@ -51,6 +51,9 @@ replicate-first-order: $(STAMP) ## Langevin posterior: grokking as a first-order
 replicate-deep: $(STAMP) ## Deep MLP: mean-field vs lazy feature learning at depth 3
 	$(PY) replications/deep/run.py
 
+replicate-modular-posterior: $(STAMP) ## Modular-addition posterior: mean-field theory vs Langevin-sampled networks
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) replications/modular_posterior/run.py
+
 replicate-all: replicate-grokking replicate-self-consistency replicate-attention replicate-first-order replicate-deep ## Every CPU replication
 
 bench: $(STAMP) ## Speed against plain PyTorch loops

@@ -114,12 +114,12 @@ def theory_part(report: Report, out: Path) -> dict:
 
 
 # ---- part 2: Langevin-sampled networks ------------------------------------------------------------------------------
-def analyse_sweep(r: dict) -> dict:
+def analyse_sweep(r: dict, theory_points: int = 41, grid: int = 500) -> dict:
     obs = chain_observables(r)
     s2 = np.asarray(r["noise_vars"])
     cold = r["chains_per_point"] - r["hot_chains_per_point"]
     g = {k: grouped(v, r) for k, v in obs.items()}
-    th = theory_curves(r)
+    th = theory_curves(r, points=theory_points, grid=grid)
     hist, centres = phi_histograms(r)
     phi_star = math.sqrt(3 / r["gamma"])
     log_cut = math.log10(r["P"] * r["specialised_cut"])
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, name in enumerate(names):
         r = sample(CONFIGS / name, runs, extra, reuse=args.reuse)
         timings[name] = r["fit_s"]
-        sw = analyse_sweep(r)
+        sw = analyse_sweep(r, *((9, 150) if args.tiny else ()))
         label = f"P={sw['P']} N={sw['N']}"
         sw["label"] = label
         sw["checks"] = sweep_checks(report, sw, label, full=(k == 0))
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     held_extra = [*extra, "--data.init_args.train_fractions=[0.6]"] if args.tiny else extra
     rh = sample(CONFIGS / held, runs, held_extra, reuse=args.reuse, name=("tiny_heldout" if args.tiny else None))
     timings["heldout"] = rh["fit_s"]
-    hw = analyse_sweep(rh)
+    hw = analyse_sweep(rh, 5, 100)  # the held-out view uses only the theory's scale A
     held_metrics = heldout_part(report, hw)
 
     main_sw = sweeps[0]
