@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from mfnn.theory.modular import ModularMeanField, coupling, critical_coupling, crossing, mode_action, phi_star, saddles
+from mfnn.theory.modular import (ModularMeanField, coupling, critical_coupling, crossing, mode_action, network_design,
+                                 phi_star, saddles)
 
 FIG3 = dict(P=401, N=1000, sigma_a2=0.002 / 1000, gamma=1e-4)
 
@@ -67,18 +68,18 @@ def test_table1_scaling_invariance_and_placebo():
     assert abs(4 * wrong.thresholds()["sigma2_I"] - base["sigma2_I"]) > 0.2 * base["sigma2_I"]
 
 
-def test_network_forms_gp_limit_and_agreement_at_large_P():
+def test_network_forms_gp_limit_and_agreement_at_the_design_point():
     # At large sigma^2 every form sits in the GP phase: network forms give a = -sigma^2 / (4 sigma_a^2 + sigma^2) (Eq. 21)
     # (the exact form with a weak sextic term: a strong one also shrinks the Gaussian fluctuations at small P)
     for form, gamma in (("network", 11.0), ("exact", 1e-3)):
         r = ModularMeanField(P=23, N=200, sigma_a2=0.005, gamma=gamma, form=form).solve(1.0)
         assert r["a"] == pytest.approx(-1.0 / (1.0 + 4 * 0.005), abs=2e-3), form
-    # the two-delta and the exact quadrature agree when the saddle point is sharp (P large), here P = 101
-    kw = dict(P=101, N=2000, sigma_a2=0.01, gamma=3 * (101 / 24) ** 2)
-    two, ex = ModularMeanField(**kw, form="network"), ModularMeanField(**kw, form="exact", grid=900)
-    s1 = two.thresholds()["sigma2_I"]
-    for s in (1.2 * s1, 0.6 * s1):
-        assert two.solve(s)["a"] == pytest.approx(ex.solve(s)["a"], abs=0.03)
+    # at the sampled networks' design (all-Fourier eigenvalue = A/4) the two-delta and the exact quadrature agree
+    d = network_design(41, 128, 11.0)
+    kw = dict(P=41, N=128, sigma_a2=d["sigma_a2"], gamma=11.0)
+    two, ex = ModularMeanField(**kw, form="network"), ModularMeanField(**kw, form="exact", grid=500)
+    for f in (0.6, 0.9, 1.3):
+        assert two.solve(f * d["A"])["a"] == pytest.approx(ex.solve(f * d["A"])["a"], abs=0.01)
 
 
 def test_exact_quadrature_gaussian_moment():

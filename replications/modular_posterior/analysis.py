@@ -29,6 +29,12 @@ def chain_observables(r: dict) -> dict:
     out = {"a": component(train) - 1.0, "frac_on": r["mean"]["frac_on"].double().numpy()}
     if test.any():
         out["test_component"] = component(test)
+        # the part of f that is a function of n alone plus m alone (row + column means): what a fit to part of a
+        # table whose rows and columns sum to zero carries over to the other part with the opposite sign
+        F = f.reshape(-1, P, P, P)  # (C, n, m, p)
+        additive = F.mean(2, keepdim=True) + F.mean(1, keepdim=True) - F.mean((1, 2), keepdim=True)
+        out["test_component_additive"] = ((additive.reshape(f.shape)[:, test] * y[test]).sum((-1, -2))
+                                          / y[test].square().sum()).numpy()
         out["test_mse"] = (f[:, test] - y[test]).square().sum(-1).mean(-1).numpy()
         out["test_acc"] = (f[:, test].argmax(-1) == s[test]).double().mean(-1).numpy()
         out["train_acc"] = (f[:, train].argmax(-1) == s[train]).double().mean(-1).numpy()
