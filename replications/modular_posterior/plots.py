@@ -102,7 +102,7 @@ def histogram_figure(sw: dict, path: Path) -> Path:
     ax.axvline(np.log10(sw["P"] * sw["phi_star"]), color="grey", ls="--", lw=1)
     ax.text(np.log10(sw["P"] * sw["phi_star"]), 2e-5, " Φ* (theory)", fontsize=8)
     ax.set_ylim(1e-6, 1)
-    ax.set_xlabel("log10(P·Φ_k)   (prior: P·Φ ~ Exp(1))")
+    ax.set_xlabel("log10(P·Φ_k)   (prior: P·Φ ~ Exp(1); the first bin holds everything below −3)")
     ax.set_ylabel("fraction of (neuron, k) modes per bin")
     ax.set_title(f"Fourier order parameter Φ_k = |w_k|² across the transition, P={sw['P']}, N={sw['N']}")
     ax.legend(fontsize=7, ncol=2)
