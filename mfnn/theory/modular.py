@@ -205,7 +205,7 @@ def network_design(P: int, N: int, gamma: float, lambda_on_over_A: float = 0.25)
     gamma fixes the per-mode barrier at the transition, B = S(Phi_-) - S(0) = P / (2 c*) = P / (4 sqrt(gamma/3));
     sigma_a^2 is chosen so that the all-Fourier eigenvalue lambda_on = 4 sigma_a^2 P^2 Phi*^2 = 64 sigma_a^2 B^2 is
     `lambda_on_over_A` times the transition scale A = sqrt(2 sigma_a^2 P^2 / (N c*)) (the paper's Fig. 3 has
-    0.06 / 0.236 = 0.254). Then A = lambda_on_over_A * P / (16 B N) ... solved below; sigma^2_I ~ A, sigma^2_II ~ (1 - ratio) A."""
+    0.06 / 0.236 = 0.254). Then sigma^2_I ~ A and sigma^2_II ~ (1 - lambda_on_over_A) A."""
     c_star = critical_coupling(gamma)
     B = P / (2 * c_star)
     r = lambda_on_over_A

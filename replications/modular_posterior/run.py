@@ -189,7 +189,8 @@ def sweep_checks(report: Report, sw: dict, label: str, full: bool) -> dict:
     )
     hot_gap = (float(np.abs(g["frac_on"][:, cold:] - on_net[:, None]).max()) if sw["hot_chains_per_point"] else math.nan)
     hot_gap_a = (float(np.abs(g["a"][:, cold:] - a_net[:, None]).max()) if sw["hot_chains_per_point"] else math.nan)
-    out = {"hot_vs_cold_frac": hot_gap, "hot_vs_cold_a": hot_gap_a, "jump_network_seeds": sw["jumps"].tolist(), "jump_network": jump_net, "jump_network_sd": jump_sd,
+    out = {"hot_vs_cold_frac": hot_gap, "hot_vs_cold_a": hot_gap_a, "jump_network_seeds": sw["jumps"].tolist(),
+           "jump_network": jump_net, "jump_network_sd": jump_sd,
            "jump_two_delta": jump_th, "jump_exact": th["exact"]["jump"], "dev_gp": dev_gp, "dev_fourier": dev_fourier}
     if not full:
         return out
