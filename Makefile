@@ -14,7 +14,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-all replicate-grokking replicate-grokking-transformer replicate-self-consistency \
-        replicate-attention replicate-first-order replicate-deep replicate-phase-transitions replicate-all bench clean
+        replicate-attention replicate-first-order replicate-deep replicate-phase-transitions replicate-modular-posterior replicate-all bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-32s\033[0m %s\n", $$1, $$2}'
@@ -53,8 +53,10 @@ replicate-deep: $(STAMP) ## Deep MLP: mean-field vs lazy feature learning at dep
 
 replicate-phase-transitions: $(STAMP) ## Phase-transition toolkit calibrated on 2D Ising (Onsager) and Curie-Weiss
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) replications/phase_transitions/run.py
+replicate-modular-posterior: $(STAMP) ## Modular-addition posterior: mean-field theory vs Langevin-sampled networks
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) replications/modular_posterior/run.py
 
-replicate-all: replicate-grokking replicate-self-consistency replicate-attention replicate-first-order replicate-deep ## Every CPU replication
+replicate-all: replicate-grokking replicate-self-consistency replicate-attention replicate-first-order replicate-deep replicate-phase-transitions replicate-modular-posterior ## Every CPU replication
 
 bench: $(STAMP) ## Speed against plain PyTorch loops
 	$(PY) bench/run.py

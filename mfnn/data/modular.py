@@ -48,7 +48,7 @@ class ModularAdditionDataModule(FullBatchDataModule):
         require(p is not None and p >= 2, "p", f"must be >= 2 (got {p!r})")
         require(len(train_fractions) >= 1, "train_fractions", "must list at least one fraction")
         for f in train_fractions:
-            require(0 < f < 1, "train_fractions", f"each fraction must be in (0, 1) (got {f})")
+            require(0 < f <= 1, "train_fractions", f"each fraction must be in (0, 1] (got {f}; 1 = the whole table)")
         if split_seeds is not None:
             require(len(split_seeds) == len(train_fractions), "split_seeds",
                     f"needs one seed per train fraction ({len(train_fractions)}), got {len(split_seeds)}")
