@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.conftest import load_script, run_tiny
+from tests.helpers import load_script, run_tiny
 
 modular = load_script("replications/modular_posterior/run.py")
 

@@ -3,7 +3,7 @@ pilot, autocorrelation, production, per-seed and pooled analysis, placebos, figu
 expected at these sizes."""
 import json
 
-from tests.conftest import load_script, run_tiny
+from tests.helpers import load_script, run_tiny
 
 phase_transitions = load_script("replications/phase_transitions/run.py")
 

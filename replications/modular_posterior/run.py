@@ -11,9 +11,7 @@ gamma; a held-out run shows generalisation.
 """
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,20 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
+from mfnn.analysis.modular_posterior import (AWAY, JUMP_LEVEL, bimodality, chain_observables, cold_columns, grouped,
+                                            network_jump, phase_relation, phi_histograms, readout_self_energy,
+                                            theory_curves)
+from mfnn.callbacks import PosteriorAverage
+from mfnn.experiment import CONFIGS as ALL_CONFIGS, ROOT, ReplicationCLI, fit, staged_output
+from mfnn.plotting.modular_posterior import discrepancy_figure, histogram_figure, neurons_figure, theory_figure
+from mfnn.report import Check, Report
+from mfnn.theory.modular import ModularMeanField, coupling, crossing, network_design
 
-from analysis import (AWAY, JUMP_LEVEL, bimodality, chain_observables, cold_columns, grouped, network_jump,  # noqa: E402
-                      phase_relation, phi_histograms, readout_self_energy, theory_curves)
-from plots import discrepancy_figure, histogram_figure, neurons_figure, theory_figure  # noqa: E402
-from sampling import sample  # noqa: E402
-
-from mfnn.report import Check, Report  # noqa: E402
-from mfnn.theory.modular import ModularMeanField, coupling, crossing, network_design  # noqa: E402
-
-CONFIGS = ROOT / "configs" / "modular_posterior"
+CONFIGS = ALL_CONFIGS / "modular_posterior"
 MAIN, EXTRA_VIEWS, HELDOUT = "p23.yaml", ["p31.yaml"], "p23_heldout.yaml"  # p23_n64 / p23_n256: the width views
 TINY = "tiny.yaml"
 PAPER = "Rubin, Seroussi & Ringel 2024 (arXiv 2310.03789)"
@@ -273,28 +267,55 @@ def heldout_part(report: Report, sw: dict) -> dict:
             "test_acc": acc.tolist(), "test_component": g["test_component"][:, :cold].tolist()}
 
 
+def sample(config: Path, runs: Path, extra: list[str], reuse: bool = False, name: str | None = None) -> dict:
+    """One batched Langevin sweep (all sigma^2 x chains in one run), reduced to what the analysis needs and cached
+    in runs/<name>/samples.pt so figures and checks can be rebuilt (--reuse)."""
+    name = name or config.stem
+    cache = runs / name / "samples.pt"
+    if reuse and cache.exists():
+        return torch.load(cache)
+    run = fit(config, *extra, runs=runs / name)
+    cli = run.cli
+    post = run.callback(PosteriorAverage)
+    if post.count == 0:
+        raise RuntimeError(f"{config.name}: PosteriorAverage collected no samples (max_steps must exceed burn_in)")
+    model, dm = cli.model, cli.datamodule
+    hp = model.hparams
+    train_mask = dm.splits["val"][3][0].cpu()  # (P^2,) pairs the chains were trained on
+    out = {"config": config.name, "P": hp.p, "N": hp.width, "noise_vars": [float(s) for s in hp.noise_vars],
+           "chains_per_point": hp.chains_per_point, "hot_chains_per_point": hp.hot_chains_per_point,
+           "sigma_a2": hp.sigma_a2, "gamma": hp.gamma, "steps": int(cli.trainer.global_step), "burn_in": post.burn_in,
+           "every": post.every, "samples": post.count, "train_mask": train_mask, "mean": post.mean,
+           "final": {k: getattr(model, k).detach().cpu() for k in ("w", "v", "a")}, "hot": model.hot.cpu(),
+           "specialised_cut": model.specialised_cut, "fit_s": run.seconds}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, cache)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(HERE))
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "modular_posterior"))
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes: the same code path in seconds")
-    parser.add_argument("--reuse", action="store_true", help="reuse cached samples in --runs (re-analyse only)")
-    parser.add_argument("--main", default=MAIN, help=f"the sweep that gets the full set of checks (default {MAIN}; "
-                                                    "p61_gpu.yaml on a GPU)")
-    parser.add_argument("--views", nargs="*", default=EXTRA_VIEWS,
-                        help=f"further sweeps beside {MAIN} (configs/modular_posterior/*.yaml; default {EXTRA_VIEWS}; "
-                             "p23_n64.yaml and p23_n256.yaml add the width views)")
-    args, extra = parser.parse_known_args(argv)  # anything else goes to every sampling run, e.g. --trainer.max_steps=100
+    cli = ReplicationCLI("modular_posterior", __doc__.splitlines()[0])
+    cli.add_argument("--reuse", action="store_true", help="reuse cached samples in --runs (re-analyse only)")
+    cli.add_argument("--main", default=MAIN, help=f"the sweep that gets the full set of checks (default {MAIN}; "
+                                                 "p61_gpu.yaml on a GPU)")
+    cli.add_argument("--views", nargs="*", default=EXTRA_VIEWS,
+                     help=f"further sweeps beside {MAIN} (configs/modular_posterior/*.yaml; default {EXTRA_VIEWS}; "
+                          "p23_n64.yaml and p23_n256.yaml add the width views)")
+    args, extra = cli.parse(argv, known_only=True)  # anything else goes to every sampling run
     names = [TINY] if args.tiny else [args.main, *args.views]
     held = TINY if args.tiny else HELDOUT
     for name in {*names, held}:
         if not (CONFIGS / name).exists():
-            parser.error(f"missing config {CONFIGS / name}")
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or None
-    if threads:
-        torch.set_num_threads(threads)
-    out, runs = Path(args.out), Path(args.runs)
-    out.mkdir(parents=True, exist_ok=True)
+            cli.error(f"argument --main/--views: missing config {CONFIGS / name}")
+    if args.seed is not None:
+        extra = [*extra, f"--seed_everything={args.seed}"]
+    runs = args.runs
+    with staged_output(args.out) as out:
+        analyse(names, held, runs, extra, args.reuse, out, args.tiny)
+    return 0
+
+
+def analyse(names, held, runs, extra, reuse, out, tiny) -> None:
     t0 = time.time()
 
     report = Report("Modular-addition posterior: mean-field theory vs Langevin-sampled quadratic networks")
@@ -303,15 +324,15 @@ def main(argv: list[str] | None = None) -> int:
 
     sweeps, timings = [], {}
     for k, name in enumerate(names):
-        r = sample(CONFIGS / name, runs, extra, reuse=args.reuse)
+        r = sample(CONFIGS / name, runs, extra, reuse=reuse)
         timings[name] = r["fit_s"]
-        sw = analyse_sweep(r, *((9, 150) if args.tiny else ()))
+        sw = analyse_sweep(r, *((9, 150) if tiny else ()))
         label = f"P={sw['P']} N={sw['N']}"
         sw["label"] = label
         sw["checks"] = sweep_checks(report, sw, label, full=(k == 0))
         sweeps.append(sw)
-    held_extra = [*extra, "--data.init_args.train_fractions=[0.6]"] if args.tiny else extra
-    rh = sample(CONFIGS / held, runs, held_extra, reuse=args.reuse, name=("tiny_heldout" if args.tiny else None))
+    held_extra = [*extra, "--data.init_args.train_fractions=[0.6]"] if tiny else extra
+    rh = sample(CONFIGS / held, runs, held_extra, reuse=reuse, name=("tiny_heldout" if tiny else None))
     timings["heldout"] = rh["fit_s"]
     hw = analyse_sweep(rh, 5, 100)  # the held-out view uses only the theory's scale A
     held_metrics = heldout_part(report, hw)
@@ -387,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     report.sections.append(
         f"Wall time: {wall:.0f} s in all (theory {t_theory:.0f} s; sampling "
         + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f") with {torch.get_num_threads()} torch thread(s)"
-        + (" — cached samples reused (--reuse)." if args.reuse else "."))
+        + (" — cached samples reused (--reuse)." if reuse else "."))
     report.metrics.update({
         "sweeps": [{"label": sw["label"], "P": sw["P"], "N": sw["N"], "sigma_a2": sw["sigma_a2"], "gamma": sw["gamma"],
                     "barrier": sw["barrier"], "A": sw["theory"]["thresholds"]["A"], "noise_vars": sw["noise_vars"],
@@ -401,9 +422,8 @@ def main(argv: list[str] | None = None) -> int:
                     "thresholds": sw["theory"]["thresholds"], "checks": sw["checks"]} for sw in sweeps],
         "heldout": {"noise_vars": hw["noise_vars"], **{k: v for k, v in held_metrics.items() if k not in ("table",)}},
         "wall_time_s": {"total": wall, "theory": t_theory, "sampling": timings, "torch_threads": torch.get_num_threads(),
-                        "reused_samples": args.reuse}})
+                        "reused_samples": reuse}})
     report.write(out)
-    return 0
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ first-order / continuous verdict.
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,16 +19,16 @@ import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from mfnn.phases import (binder_critical_point, collapse, diagnose, integrated_autocorrelation_time,  # noqa: E402
+from mfnn.phases import (binder_critical_point, collapse, diagnose, integrated_autocorrelation_time,
                          observables, power_law, quality, value_at)
-from mfnn.phases.ising import (BINDER_CW_LIMIT, T_C_ONSAGER, curie_weiss_moments, sample_curie_weiss,  # noqa: E402
+from mfnn.phases.ising import (BINDER_CW_LIMIT, T_C_ONSAGER, curie_weiss_moments, sample_curie_weiss,
                                simulate_ising)
-from mfnn.phases.plots import collapse_figure, histogram_panel, observables_figure  # noqa: E402
-from mfnn.phases.synthetic import first_order_samples  # noqa: E402
-from mfnn.report import Check, Report  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from mfnn.plotting.phases import collapse_figure, histogram_panel, observables_figure
+from mfnn.phases.synthetic import first_order_samples
+from mfnn.experiment import ReplicationCLI, existing_file, staged_output
+from mfnn.report import Check, Report
+from matplotlib.figure import Figure
 
 # plain YAML, not Lightning CLI configs (configs/ holds only those), so they live beside the script
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -174,30 +172,26 @@ def side_by_side(ising: dict, cw: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "phase_transitions"), help="raw samples (npz) go here")
-    parser.add_argument("--config", default=None, help="default: configs/cpu.yaml beside this script (tiny.yaml with --tiny)")
-    parser.add_argument("--tiny", action="store_true", help="toy sizes: the same code path in seconds")
-    parser.add_argument("--seed", type=int, default=None, help="offset added to the config's seeds")
-    args = parser.parse_args(argv)
-    config = Path(args.config) if args.config else CONFIGS / ("tiny.yaml" if args.tiny else "cpu.yaml")
-    if not config.is_file():
-        parser.error(f"no config file {config}")
+    cli = ReplicationCLI("phase_transitions", __doc__.splitlines()[0])
+    cli.add_argument("--config", type=existing_file, default=None,
+                     help="default: configs/cpu.yaml beside this script (tiny.yaml with --tiny)")
+    args = cli.parse(argv)
+    config = args.config or CONFIGS / ("tiny.yaml" if args.tiny else "cpu.yaml")
     cfg = yaml.safe_load(config.read_text())
     seeds = [s + (args.seed or 0) for s in cfg["seeds"]]
     if len(seeds) < 2:
-        parser.error("need at least two seeds for a per-seed spread")
+        cli.error(f"argument --config: {config} lists {len(seeds)} seed(s); at least two are needed for a spread")
     device = torch.device(cfg.get("device", "cpu"))
     if device.type == "cuda" and not torch.cuda.is_available():
         print("warning: config asks for cuda but none is available; running on the CPU")
         device = torch.device("cpu")
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or None
-    if threads:
-        torch.set_num_threads(threads)
-    out, runs = Path(args.out), Path(args.runs)
-    out.mkdir(parents=True, exist_ok=True)
+    runs = args.runs
     runs.mkdir(parents=True, exist_ok=True)
+    with staged_output(args.out) as out:
+        return calibrate(cfg, config, seeds, device, runs, out, args)
+
+
+def calibrate(cfg, config, seeds, device, runs, out, args) -> int:
     t0, times = time.time(), {}
     rng = np.random.default_rng(seeds[0])
 
@@ -352,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.time() - t0
     times["total"] = wall
     report.metrics.update({
-        "config": str(config.relative_to(ROOT)) if config.resolve().is_relative_to(ROOT) else str(config),
+        "config": str(config.resolve().relative_to(ROOT)) if config.resolve().is_relative_to(ROOT) else str(config),
         "seeds": seeds, "device": str(device), "torch_threads": torch.get_num_threads(),
         "ising": {"pilot": pilot, "temperatures": temps.tolist(), "autocorrelation": tau,
                   "plan": {str(L): v for L, v in plan.items()}, "tau_production_max": {str(L): v for L, v in tau_prod.items()},

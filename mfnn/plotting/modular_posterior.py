@@ -6,12 +6,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from mfnn.plotting import save
 from mfnn.theory.modular import mode_action
 
-
-def save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
 
 
 def theory_figure(fig3: dict, path: Path) -> Path:
