@@ -97,11 +97,18 @@ def _closure(r1: float, r3: float, sigma2: float, d: int, u0: float, g0: float, 
     return 1 - f1, eps - f3, p, q
 
 
+def invariants(d: int, n: int, N: int, sigma_a2: float) -> dict:
+    """The two couplings of the problem at sigma^2 = 1: u = n^2 sigma_a^2 / (d N) (scales as 1/sigma^4) and
+    g = n sigma_a^2 / d (scales as 1/sigma^2); settings with equal u and g share their transition."""
+    return {"u_sigma4": n**2 * sigma_a2 / (d * N), "g_sigma2": n * sigma_a2 / d}
+
+
 def single_neuron_theory(noise_vars: list[float], d: int, n: int, N: int, sigma_a2: float, sigma_w2: float = 0.5,
                          eps: float = -0.3, specialised_cos: float = 0.6, bins: int = 40) -> list[dict]:
     """Mean-field prediction per sigma^2: residual (r1, r3), test error r1^2 + 6 r3^2 (He3 has variance 3! = 6),
     mean |alpha|, fraction of neurons with |cos| > specialised_cos, and the |cos| histogram's droplet mode."""
-    u0, g0 = n**2 * sigma_a2 / (d * N), n * sigma_a2 / d
+    inv = invariants(d, n, N, sigma_a2)
+    u0, g0 = inv["u_sigma4"], inv["g_sigma2"]
     alpha = np.linspace(-1.6, 1.6, 3201)
     out, start = [], np.array([0.2, eps])
     for s2 in noise_vars:

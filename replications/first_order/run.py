@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mfnn.analysis.first_order import bin_centres, droplet_mode, onset, single_neuron_theory, slopes_around
+from mfnn.analysis.first_order import (bin_centres, droplet_mode, invariants, onset, single_neuron_theory,
+                                       slopes_around)
 from mfnn.callbacks import PosteriorAverage
 from mfnn.experiment import CONFIGS, ReplicationCLI, existing_file, fit, staged_output
 from mfnn.models.teacher_student import teacher_overlaps
@@ -30,11 +31,6 @@ TINY_CONFIG = CONFIGS / "first_order" / "rubin_tiny.yaml"
 PAPER = "Rubin, Seroussi & Ringel 2024 (arXiv 2310.03789)"
 PAPER_SIGMA2_C, WINDOW = 0.18, 0.20  # transition near sigma^2 ~ 0.18 (u ~ 30.2); accepted within +-20%
 PAPER_SETTING = {"d": 150, "n": 3000, "N": 700, "sigma_a2": 8 / 700, "sigma_w2": 0.5}
-
-
-def invariants(d: int, n: int, N: int, sigma_a2: float) -> dict:
-    """u and g at sigma^2 = 1 (u scales as 1/sigma^4, g as 1/sigma^2)."""
-    return {"u_sigma4": n**2 * sigma_a2 / (d * N), "g_sigma2": n * sigma_a2 / d}
 
 
 def main(argv: list[str] | None = None) -> int:
