@@ -47,7 +47,7 @@ def test_unknown_quadrature_is_refused():
 def test_alpha_c_at_omega0_agrees_between_two_resolutions():
     """alpha_c(omega = 0) from the training-loss gap at n_gh = 12 and 16 (12^4 and 16^4 product Gauss-Hermite
     nodes) agrees within the issue's target 0.005, and matches the cached convergence table (same computation:
-    1e-3, the tolerance of the fixed-point iteration's effect on alpha_c). ~10 min on one core."""
+    1e-3, the tolerance of the fixed-point iteration's effect on alpha_c). About 40 s on an idle core."""
     table = json.loads(CONVERGENCE.read_text())["omegas"]["0.0"]
     coarse = AttentionTheory(AttentionSetup(omega=0.0, n_gh=8))
     a8 = table["alpha_ref"]
