@@ -13,7 +13,8 @@ from mfnn.models.attention import quadratic_risk_per_sample
 from mfnn.theory.attention import (AttentionSetup, AttentionTheory, _prox_terms, pair_loss, solve_prox,
                                    teacher_matrix)
 
-REFERENCE = Path("/work/shared/reference/cui2024/theory")
+# the shared reference data sits beside the repository (CI checks it out there)
+REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "cui2024" / "theory"
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,12 @@ Linear positional baseline y_hat = B Z: the population optimum is B = E[T], so e
 Numerics: product Gauss-Hermite quadrature over (xi_1, xi_2, y_1, y_2) (two 2-d rules), a vectorised
 multi-start damped-Newton solver for the 2-d prox (warm-started between iterations), damped fixed-point
 iteration (with Anderson mixing), two-way continuation in alpha, brentq for alpha_c.
+Quadrature error: the prox minimiser jumps between basins, so f is discontinuous and the conjugates converge
+only like ~1/n_gh; near alpha_c at small omega the gap e_t(sem) - e_t(pos) changes by only ~4e-4 per unit alpha,
+so alpha_c moves by several 0.01 between 8^4 and 16^4 nodes. critical_alpha_by_resolution follows alpha_c over
+resolutions (replications/attention/alpha_c_convergence.py). quadrature="authors" uses the rules of the authors'
+notebook instead (quadpy e2r2 schemes of degree 7 and 11, nested over xi and y), to show where their numbers
+come from.
 Validation (tests/test_attention_theory.py): the prox against a brute-force grid; eps_g against a d = 1000 Monte
 Carlo of a student with the fixed point's overlaps; q, theta, m, e_t and eps_g against the authors' published
 curves (their CSV column mse is 2 eps_g, Phi is -e_t).
@@ -69,6 +75,9 @@ class AttentionSetup:
     omega: float = 0.3
     A: tuple = A_STANDARD
     n_gh: int = 12  # Gauss-Hermite points per dimension (4 dimensions)
+    # "product": n_gh^4 Gauss-Hermite over (xi_1, xi_2, y_1, y_2); "authors": the nested degree-7 rule (conjugates)
+    # and degree-11 rule (training loss) of the authors' notebook
+    quadrature: str = "product"
 
     @property
     def rho(self) -> float:  # variance of a teacher field h*_l
@@ -109,6 +118,50 @@ def gauss_hermite_4d(k: int) -> tuple[np.ndarray, np.ndarray]:
     grids = np.meshgrid(x, x, x, x, indexing="ij")
     weights = np.einsum("a,b,c,d->abcd", w, w, w, w).ravel()
     return np.stack([g.ravel() for g in grids]), weights
+
+
+def _d4_orbits(a0=(), aa=(), ab=()):
+    """Points (2, N) and weights of a fully symmetric 2-d rule from its orbit generators: (w, a) -> (+-a, 0),
+    (0, +-a); (w, a) -> (+-a, +-a); (w, a, b) -> (+-a, +-b), (+-b, +-a)."""
+    pts, wts = [], []
+    for w, a in a0:
+        pts += [(a, 0), (-a, 0), (0, a), (0, -a)]
+        wts += [w] * 4
+    for w, a in aa:
+        pts += [(a, a), (a, -a), (-a, a), (-a, -a)]
+        wts += [w] * 4
+    for w, a, b in ab:
+        pts += [(a, b), (a, -b), (-a, b), (-a, -b), (b, a), (b, -a), (-b, a), (-b, -a)]
+        wts += [w] * 8
+    return np.array(pts, dtype=float).T, np.array(wts, dtype=float)
+
+
+def stroud_secrest_6() -> tuple[np.ndarray, np.ndarray]:
+    """Stroud & Secrest (1963) rule VI for weight exp(-x^2-y^2) on R^2: 12 points, degree 7 (quadpy's
+    e2r2.get_good_scheme(7), the rule of the authors' notebook for the conjugates). Weights sum to 1."""
+    r5 = math.sqrt(5)
+    xi, eta = math.sqrt((9 - 3 * r5) / 8), math.sqrt((9 + 3 * r5) / 8)
+    return _d4_orbits(a0=[(1 / 36, math.sqrt(3))], aa=[((5 + 2 * r5) / 45, xi), ((5 - 2 * r5) / 45, eta)])
+
+
+def rabinowitz_richter_2() -> tuple[np.ndarray, np.ndarray]:
+    """Rabinowitz & Richter (1969) rule 2 for weight exp(-x^2-y^2): 28 points, degree 11 (quadpy's
+    e2r2.get_good_scheme(11), the authors' rule for the training loss). Weights normalised to sum 1."""
+    x, w = _d4_orbits(a0=[(0.8176645817675417e-3, 2.757816396257008), (0.4363323129985824e-1, 1.732050807568877),
+                          (0.5373255214498174, 0.6280515301597559)],
+                      ab=[(0.363610260832152e-2, 1.224744871391589, 2.121320343559643),
+                          (0.9817477042468103e-1, 0.7071067811865475, 1.224744871391589)])
+    return x, w / w.sum()
+
+
+def nested_rule(rule) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (4, N^2) and weights for E over four N(0, 1) from a 2-d rule for exp(-|x|^2) used on (xi_1, xi_2)
+    and again on (y_1, y_2), as the authors' notebook nests them (argument sqrt(2) x)."""
+    x, w = rule
+    x = math.sqrt(2) * x
+    n = w.size
+    i, j = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+    return np.stack([x[0, i], x[1, i], x[0, j], x[1, j]]), w[i] * w[j]
 
 
 # ---- the 2-d problem ---------------------------------------------------------------------------
@@ -208,24 +261,49 @@ def solve_prox(om1, om2, u1, u2, V, s2, warm=None, newton_iters: int = 40):
 
 
 # ---- the solver ---------------------------------------------------------------------------------
+QUADRATURES = ("product", "authors")
+
+
 class AttentionTheory:
     """Fixed-point solver for one (sigma, lam, omega, A) at any sample ratio alpha."""
 
+    @property
+    def nodes_and_weights(self):
+        return self.nodes, self.weights
+
     def __init__(self, setup: AttentionSetup = AttentionSetup()):
+        if setup.quadrature not in QUADRATURES:
+            raise ValueError(f"quadrature must be one of {QUADRATURES} (got {setup.quadrature!r})")
         self.setup = setup
+        # product Gauss-Hermite: the smooth integrals (test error, baseline), and the prox ones for "product"
         self.nodes, self.weights = gauss_hermite_4d(setup.n_gh)
         xi1, xi2, y1, y2 = self.nodes
         self.xi1, self.xi2, self.y1, self.y2 = xi1, xi2, y1, y2
+        # the authors' notebook: conjugates on the nested degree-7 rule, the training loss on the degree-11 one
+        self.prox_rule = nested_rule(stroud_secrest_6()) if setup.quadrature == "authors" else self.nodes_and_weights
+        self.loss_rule = nested_rule(rabinowitz_richter_2()) if setup.quadrature == "authors" else None
 
     # fields of a fresh sample at overlaps (q, m, theta)
-    def fields(self, q, m, theta):
+    def fields(self, q, m, theta, nodes=None):
         s = self.setup
+        xi1, xi2, y1, y2 = self.nodes if nodes is None else nodes
         q = max(q, 1e-12)
         vs = math.sqrt(max(s.rho - theta**2 / q, 1e-12))
-        om1, om2 = math.sqrt(q) * self.xi1 + m, math.sqrt(q) * self.xi2 - m
-        hs1 = theta / math.sqrt(q) * self.xi1 + vs * self.y1
-        hs2 = theta / math.sqrt(q) * self.xi2 + vs * self.y2
+        om1, om2 = math.sqrt(q) * xi1 + m, math.sqrt(q) * xi2 - m
+        hs1 = theta / math.sqrt(q) * xi1 + vs * y1
+        hs2 = theta / math.sqrt(q) * xi2 + vs * y2
         return om1, om2, hs1, hs2, vs
+
+    def prox_nodes(self, q, m, V, theta, rule=None, warm=None):
+        """The prox problem solved on a rule's nodes: (om (2, N), hs (2, N), x* (2, N), weights (N,)).
+        rule: (nodes (4, N), weights), or None for the setup's rule. `warm`: previous minimisers on its nodes."""
+        s = self.setup
+        nodes, weights = rule if rule is not None else self.prox_rule
+        om1, om2, hs1, hs2, _ = self.fields(q, m, theta, nodes)
+        T = teacher_matrix(hs1, hs2, s)
+        u1, u2 = 0.5 * (1 + T[0] - T[1]), 0.5 * (1 + T[3] - T[2])
+        x = solve_prox(om1, om2, u1, u2, V, s.sigma**2, warm=warm)
+        return np.stack([om1, om2]), np.stack([hs1, hs2]), x, weights
 
     def expect(self, values) -> float:
         return float(self.weights @ values)
@@ -245,21 +323,29 @@ class AttentionTheory:
     def _channel(self, alpha, q, m, V, theta, warm=None):
         """Conjugate overlaps from the prox at (q, m, V, theta); also returns E[M] and E[ell(x*)]."""
         s = self.setup
-        s2 = s.sigma**2
         q = max(q, 1e-12)
-        om1, om2, hs1, hs2, vs = self.fields(q, m, theta)
-        T = teacher_matrix(hs1, hs2, s)
-        u1, u2 = 0.5 * (1 + T[0] - T[1]), 0.5 * (1 + T[3] - T[2])
-        x1, x2 = solve_prox(om1, om2, u1, u2, V, s2, warm=warm)
-        f1, f2 = (x1 - om1) / V, (x2 - om2) / V
-        E = self.expect
+        vs = math.sqrt(max(s.rho - theta**2 / q, 1e-12))
+        om, hs, x, w = self.prox_nodes(q, m, V, theta, warm=warm)
+        # the standard normals behind the fields (for the Stein forms), from the fields themselves
+        xi1, xi2 = (om[0] - m) / math.sqrt(q), (om[1] + m) / math.sqrt(q)
+        y1, y2 = (hs[0] - theta / math.sqrt(q) * xi1) / vs, (hs[1] - theta / math.sqrt(q) * xi2) / vs
+        f1, f2 = (x[0] - om[0]) / V, (x[1] - om[1]) / V
+        E = lambda v: float(w @ v)  # noqa: E731
         q_hat = alpha * E(f1**2 + f2**2)
         m_hat = alpha * E(f1 - f2)
-        theta_hat = alpha * E(f1 * self.y1 + f2 * self.y2) / vs
-        V_hat = -alpha * E(f1 * self.xi1 + f2 * self.xi2) / math.sqrt(q) + theta * theta_hat / q
-        ell = pair_loss(x1, x2, T, s.sigma)
-        moreau = ((x1 - om1) ** 2 + (x2 - om2) ** 2) / (2 * V) + ell
-        return (q_hat, m_hat, V_hat, theta_hat), E(moreau), E(ell), np.stack([x1, x2])
+        theta_hat = alpha * E(f1 * y1 + f2 * y2) / vs
+        V_hat = -alpha * E(f1 * xi1 + f2 * xi2) / math.sqrt(q) + theta * theta_hat / q
+        new_warm = x
+        if self.loss_rule is not None:  # the training loss on its own rule
+            om, hs, x, w = self.prox_nodes(q, m, V, theta, rule=self.loss_rule)
+        ell = pair_loss(x[0], x[1], teacher_matrix(hs[0], hs[1], s), s.sigma)
+        moreau = ((x[0] - om[0]) ** 2 + (x[1] - om[1]) ** 2) / (2 * V) + ell
+        return (q_hat, m_hat, V_hat, theta_hat), float(w @ moreau), float(w @ ell), new_warm
+
+    @staticmethod
+    def _pinned(hats, branch: str):
+        q_hat, m_hat, V_hat, theta_hat = hats
+        return (q_hat, m_hat, V_hat, 0.0) if branch == "positional" else (q_hat, 0.0, V_hat, theta_hat)
 
     def _prior(self, q_hat, m_hat, V_hat, theta_hat):
         s = self.setup
@@ -269,11 +355,14 @@ class AttentionTheory:
                 s2**2 * theta_hat / D)
 
     def solve(self, alpha: float, start=None, branch: str = "semantic", damping: float = 0.5,
-              tol: float = 1e-6, max_iter: int = 500, warm=None, anderson: int = 3) -> FixedPoint:
+              tol: float = 1e-6, max_iter: int = 500, warm=None, anderson: int = 3, pin: bool = False) -> FixedPoint:
         """Fixed point from `start` = (q, m, V, theta) (default: the branch's start): damped iteration with
-        Anderson mixing over the last `anderson` steps (0: plain damping)."""
+        Anderson mixing over the last `anderson` steps (0: plain damping). pin: keep the iteration on the branch's
+        invariant subspace (theta = 0 positional, m = 0 semantic; a symmetric rule keeps it to rounding anyway)."""
         s = self.setup
         q, m, V, theta = start if start is not None else BRANCH_START[branch]
+        if pin:
+            theta, m = (0.0, m) if branch == "positional" else (theta, 0.0)
         # Anderson-accelerated damped iteration on x = (q, m, V, theta) in units of the start's scale.
         x = np.array([q, m, V, theta], dtype=float)
         scale = np.abs(x) + np.array([1e-2, 1e-2, 1.0, 1e-2])
@@ -281,6 +370,8 @@ class AttentionTheory:
         converged, it = False, 0
         for it in range(1, max_iter + 1):
             hats, _, _, warm = self._channel(alpha, *x, warm)
+            if pin:
+                hats = self._pinned(hats, branch)
             f = (np.array(self._prior(*hats)) - x) / scale  # residual of the fixed-point map
             if np.max(np.abs(f)) < tol:
                 converged = True
@@ -304,11 +395,12 @@ class AttentionTheory:
             x = x_new
         q, m, V, theta = (float(v) for v in x)
         hats, moreau, ell, warm = self._channel(alpha, q, m, V, theta, warm)
-        q_hat, m_hat, V_hat, theta_hat = hats
+        q_hat, m_hat, V_hat, theta_hat = self._pinned(hats, branch) if pin else hats
         # Q -> -Q (m, theta, their conjugates and the prox all flip sign) is a symmetry: report theta >= 0
         # (m >= 0 when theta = 0) so that curves over alpha do not jump between mirror images.
         if theta < -1e-9 or (abs(theta) <= 1e-9 and m < 0):
-            m, theta, m_hat, theta_hat, warm = -m, -theta, -m_hat, -theta_hat, -warm
+            m, theta, m_hat, theta_hat = -m, -theta, -m_hat, -theta_hat
+            warm = None if warm is None else -warm
         D = s.lam + s.sigma**2 * V_hat
         train = (alpha * moreau - 0.5 * (V_hat * q - q_hat * V) + m * m_hat + theta * theta_hat
                  - 0.5 * (s.sigma**2 * q_hat + m_hat**2 + s.sigma**4 * theta_hat**2) / D)
@@ -357,6 +449,31 @@ class AttentionTheory:
                             - self.refine(x, [pos[i - 1], pos[i]], **kw).train_loss)
                 g_lo, g_hi = gap_at(grid[i - 1]), gap_at(grid[i])
                 if not g_lo > 0 >= g_hi:  # refinement moved a branch: fall back to linear interpolation
-                    return float(grid[i - 1] + step * gap[i - 1] / (gap[i - 1] - gap[i]))
+                    return first_crossing(grid[i - 1:i + 1], gap[i - 1:i + 1])
                 return float(brentq(gap_at, grid[i - 1], grid[i], xtol=xtol))
         return float("nan")
+
+
+def critical_alpha_by_resolution(setups, alpha_ref: float, sem: FixedPoint, pos: FixedPoint, slope: float) -> list[dict]:
+    """alpha_c at each quadrature resolution in `setups` (increasing), from the training-loss gap at one alpha:
+    alpha_c = alpha_ref - gap(alpha_ref)/slope, with the gap's slope in alpha from a coarser rule (it converges
+    much faster than the gap itself). Each branch at each resolution is started from its fixed point at the
+    previous one (`sem`, `pos` for the first) and kept on its invariant subspace."""
+    out = []
+    for setup in setups:
+        th = AttentionTheory(setup)
+        sem = th.solve(alpha_ref, start=(sem.q, sem.m, sem.V, sem.theta), branch="semantic", pin=True)
+        pos = th.solve(alpha_ref, start=(pos.q, pos.m, pos.V, pos.theta), branch="positional", pin=True)
+        gap = sem.train_loss - pos.train_loss
+        out.append({"n_gh": setup.n_gh, "gap": gap, "alpha_c": alpha_ref - gap / slope, "converged": sem.converged and pos.converged,
+                    "semantic": sem.as_dict(), "positional": pos.as_dict()})
+    return out
+
+
+def first_crossing(alphas, gap) -> float:
+    """First alpha where `gap` changes sign from + to - (linear interpolation); nan if it never does."""
+    a, g = np.asarray(alphas, float), np.asarray(gap, float)
+    for i in range(1, len(a)):
+        if g[i - 1] > 0 >= g[i]:
+            return float(a[i - 1] + (a[i] - a[i - 1]) * g[i - 1] / (g[i - 1] - g[i]))
+    return float("nan")
