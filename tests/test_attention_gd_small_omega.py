@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mfnn.cli import run
-from tests.conftest import load_script
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
