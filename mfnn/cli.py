@@ -90,6 +90,7 @@ class RunCheckpoint(ModelCheckpoint):
 
     def on_train_start(self, trainer, pl_module):
         super().on_train_start(trainer, pl_module)
+        RunCheckpoint.stopped_by = None  # a fresh run (a process may fit several)
         self._previous_sigint = None
         if trainer.is_global_zero and threading_main():
             def stop_at_next_step(signum, frame):
