@@ -87,6 +87,7 @@ class RunCheckpoint(ModelCheckpoint):
     at once). A run killed outright (SIGKILL) resumes from the latest periodic one."""
 
     stopped_by: str | None = None
+    _previous_sigint = None  # set while a fit runs (on_exception may come before on_train_start)
 
     def on_train_start(self, trainer, pl_module):
         super().on_train_start(trainer, pl_module)
@@ -180,6 +181,30 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+RUN_FILES = {"config.yaml", "hparams.yaml", "metrics.csv"}  # what a run writes before its first step
+CREATED_DIRS: list[Path] = []  # parents of the claimed version directory that the claim created
+
+
+def discard_claimed_run() -> None:
+    """A run refused during setup leaves nothing: remove the version directory this process claimed, if it holds
+    only the files a run writes before training (never anything else)."""
+    claimer, _, claimed = os.environ.get("MFNN_RUN_VERSION", "").partition(":")
+    if claimer != str(os.getpid()) or not claimed or not Path(claimed).is_dir():
+        return
+    run = Path(claimed)
+    entries = list(run.iterdir())
+    if any(e.is_dir() or e.name not in RUN_FILES for e in entries):
+        return
+    for e in entries:
+        e.unlink()
+    run.rmdir()
+    for d in CREATED_DIRS:  # innermost first; only if still empty
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    CREATED_DIRS.clear()
+    os.environ.pop("MFNN_RUN_VERSION", None)
+
+
 def stopped_exit_code() -> int:
     """128 + the signal number, as a shell reports a process ended by that signal."""
     return 128 + (signal.SIGINT if RunCheckpoint.stopped_by == "SIGINT" else signal.SIGTERM)
@@ -193,6 +218,7 @@ def claim_version(logger: CSVLogger) -> None:
     if claimer == str(os.getppid()) and Path(claimed).parent == root:  # a DDP worker of the claiming process
         logger._version = int(claimed.rsplit("_", 1)[1])
         return
+    created = [p for p in (root, *root.parents) if not p.exists()]  # removed again if the run is refused
     root.mkdir(parents=True, exist_ok=True)
     k = logger._get_next_version()
     while True:
@@ -202,6 +228,7 @@ def claim_version(logger: CSVLogger) -> None:
         except FileExistsError:
             k += 1
     logger._version = k
+    CREATED_DIRS[:] = created
     os.environ["MFNN_RUN_VERSION"] = f"{os.getpid()}:{root / f'version_{k}'}"
 
 
@@ -325,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
         if message is None:
             raise
         message = " ".join(message.split())  # one line
+        discard_claimed_run()
         print(f"mfnn: error: invalid config value: {message}", file=sys.stderr)
         sys.exit(2)
     except NonFiniteLossError as err:

@@ -138,3 +138,23 @@ def test_every_bad_value_is_one_line_naming_the_field(tmp_path, monkeypatch, cap
     assert field in lines[0] or short in lines[0] or field.split(".")[-1] in lines[0].split(":")[2], lines[0]
     assert "Traceback" not in err
     assert files_under(tmp_path) == before, "a bad value must not write anything"
+
+
+SETUP_ERRORS = [  # values only the assembled run can check (raised in setup, after the run directory is claimed)
+    ("grokking/gromov_sweep.yaml", "--model.init_args.members=3", "model.init_args.members"),
+    ("self_consistency/lazy.yaml", "--trainer.callbacks.init_args.layers=5", "trainer.callbacks.ForegroundCheck.layers"),
+]
+
+
+@pytest.mark.parametrize("config,bad,field", SETUP_ERRORS, ids=[f for _, _, f in SETUP_ERRORS])
+def test_errors_raised_in_setup_leave_nothing_behind(tmp_path, monkeypatch, capsys, config, bad, field):
+    from mfnn.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(ROOT / "configs" / config), f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
+              "--trainer.enable_progress_bar=false", bad])
+    assert exit_info.value.code == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("mfnn: error:")]
+    assert len(lines) == 1 and field in lines[0], lines
+    assert list(tmp_path.iterdir()) == [], "the refused run's directory must be gone"

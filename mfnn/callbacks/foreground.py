@@ -10,7 +10,7 @@ from typing import Literal
 import lightning as L
 import torch
 
-from mfnn.errors import require, require_choice, require_positive
+from mfnn.errors import ConfigError, require, require_choice, require_positive
 from mfnn.foreground import (DrawBatch, Foreground, Probe, Trajectory, assembly_scale, backprop_signal,  # noqa: F401
                              check_layer, compare, foreground_step, linear_response_step,
                              resampled_background_loss, train_foreground)
@@ -62,8 +62,11 @@ class ForegroundCheck(L.Callback):
         return [check_layer(net, l) for l in (self.layers or [None])]
 
     def setup(self, trainer, pl_module, stage):
-        self.resolved_layers(self.net_of(pl_module))  # a bad layer fails before training, naming the field
-        require(getattr(pl_module, "loss_name", "mse") == "mse", "loss",
+        try:  # a bad layer fails before training, naming the field
+            self.resolved_layers(self.net_of(pl_module))
+        except ConfigError as err:
+            raise ConfigError("trainer.callbacks.ForegroundCheck.layers", str(err).split(": ", 1)[1]) from None
+        require(getattr(pl_module, "loss_name", "mse") == "mse", "model.init_args.loss",
                 "ForegroundCheck needs an MSE model (the foreground follows the residual y - f)")
 
     def on_train_start(self, trainer, pl_module):

@@ -108,9 +108,9 @@ class ModularMLP(MFNNModule):
     def setup(self, stage: str) -> None:
         data = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if data is not None and hasattr(data, "members"):
-            require(data.members == self.net.members, "members",
+            require(data.members == self.net.members, "model.init_args.members",
                     f"the model has {self.net.members} members but data.train_fractions lists {data.members}")
-            require(data.p == self.net.p, "p", f"model p={self.net.p} but data p={data.p}")
+            require(data.p == self.net.p, "model.init_args.p", f"is {self.net.p} but data.init_args.p is {data.p}")
 
     def per_pair_loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.loss_name == "mse":
