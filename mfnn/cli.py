@@ -331,6 +331,31 @@ def config_error_in(err: BaseException) -> str | None:
     return None
 
 
+def config_file_problem(argv: list[str]) -> str | None:
+    """The first --config file that is not a YAML mapping, said in one line with its name (jsonargparse would
+    say "Unexpected config:" for an empty file and drop the file name from a syntax error)."""
+    import yaml
+
+    paths = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--config"]
+    paths += [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+    for path in paths:
+        p = Path(path)
+        if not p.is_file():
+            continue  # jsonargparse's own message names it
+        try:
+            content = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            reason = getattr(err, "problem", None) or str(err).splitlines()[0]
+            return f"--config {path}: not valid YAML{where}: {reason}"
+        if content is None:
+            return f"--config {path}: the file is empty"
+        if not isinstance(content, dict):
+            return f"--config {path}: expected a mapping of fields (model:, data:, trainer:, ...), got {type(content).__name__}"
+    return None
+
+
 def run(*args: str) -> MFNNCLI:
     """Programmatic `mfnn ARGS...`; returns the CLI object (its .trainer, .model, .datamodule).
     A run stopped by SIGTERM / Ctrl-C (checkpoint saved) exits the process with 128 + the signal number."""
@@ -343,6 +368,10 @@ def run(*args: str) -> MFNNCLI:
 
 def main(argv: list[str] | None = None) -> None:
     wandb_offline_unless_keyed()
+    problem = config_file_problem(list(sys.argv[1:] if argv is None else argv))
+    if problem:
+        print(f"mfnn: error: {problem}", file=sys.stderr)
+        sys.exit(2)
     try:
         MFNNCLI(args=argv)
     except SIGTERMException:

@@ -158,3 +158,19 @@ def test_errors_raised_in_setup_leave_nothing_behind(tmp_path, monkeypatch, caps
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("mfnn: error:")]
     assert len(lines) == 1 and field in lines[0], lines
     assert list(tmp_path.iterdir()) == [], "the refused run's directory must be gone"
+
+
+@pytest.mark.parametrize("content,says", [("", "the file is empty"), ("model:\n  init_args: {width: 3\n  x: [\n", "line 3"),
+                                          ("- 1\n", "expected a mapping")])
+def test_a_broken_config_file_is_one_line_naming_it(tmp_path, monkeypatch, capsys, content, says):
+    from mfnn.cli import main
+
+    config = tmp_path / "broken.yaml"
+    config.write_text(content)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(config)])
+    assert exit_info.value.code == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(config) in lines[0] and says in lines[0], lines
+    assert list(tmp_path.iterdir()) == [config]
