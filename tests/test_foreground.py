@@ -14,7 +14,7 @@ from mfnn.foreground import Foreground, Trajectory, foreground_step, train_foreg
 from mfnn.cli import run
 from mfnn.data.synthetic import SyntheticDataModule
 from mfnn.errors import ConfigError
-from mfnn.models.mlp import ACTIVATIONS, DeepMLP, MLPNet
+from mfnn.models.mlp import DeepMLP, MLPNet
 
 ROOT = Path(__file__).resolve().parents[1]
 

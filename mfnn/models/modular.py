@@ -11,12 +11,10 @@ The one-layer transformer of Nanda et al. 2023 lives in mfnn/models/transformer.
 """
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
-from einops import einsum, rearrange
+from einops import rearrange
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 

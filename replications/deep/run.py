@@ -26,7 +26,7 @@ from mfnn.analysis.kernels import kernel_regression, layer_features, neuron_targ
 from mfnn.callbacks import ForegroundCheck, KernelAlignment, NeuronCloud
 from mfnn.cli import MFNNCLI, wandb_offline_unless_keyed
 from mfnn.experiment import CONFIGS, ReplicationCLI, fit as fit_config, staged_output
-from mfnn.plotting.deep import LABEL, figures
+from mfnn.plotting.deep import figures
 from mfnn.report import Check, Report
 
 DEEP = CONFIGS / "deep"

@@ -17,7 +17,6 @@ import json
 import math
 import shutil
 import sys
-import time
 import warnings
 from pathlib import Path
 

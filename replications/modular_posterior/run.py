@@ -23,7 +23,7 @@ from mfnn.analysis.modular_posterior import (AWAY, JUMP_LEVEL, bimodality, chain
                                             network_jump, phase_relation, phi_histograms, readout_self_energy,
                                             theory_curves)
 from mfnn.callbacks import PosteriorAverage
-from mfnn.experiment import CONFIGS as ALL_CONFIGS, ROOT, ReplicationCLI, fit, staged_output
+from mfnn.experiment import CONFIGS as ALL_CONFIGS, ReplicationCLI, fit, staged_output
 from mfnn.plotting.modular_posterior import discrepancy_figure, histogram_figure, neurons_figure, theory_figure
 from mfnn.report import Check, Report
 from mfnn.theory.modular import ModularMeanField, coupling, crossing, network_design
