@@ -123,21 +123,21 @@ class RunCheckpoint(ModelCheckpoint):
                                  f"checkpoint {self.last_model_path} (resume with --ckpt_path={self.last_model_path})\n")
 
 
-def unreadable_checkpoint(path: Path) -> str | None:
-    """Why `path` is not a Lightning checkpoint this run can resume from (None if it is)."""
+def load_checkpoint(path: Path) -> tuple[dict | None, str | None]:
+    """(the checkpoint, None), or (None, why `path` is not a Lightning checkpoint this run can resume from)."""
     import torch
 
     if not path.is_file():
-        return "no such file"
+        return None, "no such file"
     if path.stat().st_size == 0:
-        return "the file is empty"
+        return None, "the file is empty"
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # noqa: BLE001 (truncated, corrupt, not a torch file: say so in one line)
-        return f"not a readable checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+        return None, f"not a readable checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
     if not isinstance(state, dict) or "state_dict" not in state or "global_step" not in state:
-        return "not a Lightning checkpoint (no state_dict / global_step)"
-    return None
+        return None, "not a Lightning checkpoint (no state_dict / global_step)"
+    return state, None
 
 
 def resume_differences(state: dict, config) -> list[str]:
@@ -267,14 +267,11 @@ class MFNNCLI(LightningCLI):
         ckpt_path = config.get("ckpt_path")
         if not ckpt_path or ckpt_path in ("last", "best", "hpc", "registry"):
             return
-        problem = unreadable_checkpoint(Path(ckpt_path))
+        state, problem = load_checkpoint(Path(ckpt_path))
         if problem:
             raise ConfigError("ckpt_path", f"{ckpt_path}: {problem}")
         if config.get("allow_resume_changes"):
             return
-        import torch
-
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         differences = resume_differences(state, config)
         if differences:
             raise ConfigError("ckpt_path", f"{ckpt_path} was trained with other settings: " + "; ".join(differences)
@@ -284,7 +281,7 @@ class MFNNCLI(LightningCLI):
     SHARED_FIELDS = ("input_dim", "p")
 
     def before_instantiate_classes(self) -> None:
-        """Checks that need the whole config, before anything is built or written."""
+        """Checks that need the whole config, before anything is built or written (the checkpoint: _parse_ckpt_path)."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         model, data = config.get("model"), config.get("data")
         m = getattr(model, "init_args", None) or {}
@@ -293,11 +290,6 @@ class MFNNCLI(LightningCLI):
             if key in m and key in d and m[key] is not None and d[key] is not None and m[key] != d[key]:
                 raise ConfigError(f"model.init_args.{key}", f"is {m[key]} but data.init_args.{key} is {d[key]}: "
                                   "set both to the same value")
-        ckpt = config.get("ckpt_path")
-        if ckpt and ckpt not in ("last", "best", "hpc", "registry"):
-            problem = unreadable_checkpoint(Path(ckpt))
-            if problem:
-                raise ConfigError("ckpt_path", f"{ckpt}: {problem}")
 
     def instantiate_trainer(self, **kwargs):
         config = self.config[self.subcommand] if self.subcommand else self.config
