@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+from jsonargparse.typing import PositiveFloat
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -18,6 +19,7 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 import mfnn.registry  # noqa: F401  (imports every model/data class so short class_paths resolve)
+from mfnn.distributed import RANK_DIR_ENV, RankHeartbeat
 from mfnn.errors import ConfigError
 from mfnn.models.base import MFNNModule, NonFiniteLossError
 
@@ -252,6 +254,9 @@ class MFNNCLI(LightningCLI):
                              "checkpoint.every_n_train_steps": 100})
         parser.add_argument("--allow_resume_changes", type=bool, default=False,
                             help="Resume from --ckpt_path even if model or optimiser settings differ from it.")
+        parser.add_argument("--collective_timeout", type=PositiveFloat, default=300.0,
+                            help="Seconds a DDP process waits for the others inside one collective before it stops "
+                                 "with a line naming the stuck rank (Lightning's own default is 30 minutes).")
         parser.add_argument("--wandb.enabled", type=bool, default=False,
                             help="Also log to Weights & Biases (offline unless an API key is set).")
         parser.add_argument("--wandb.project", type=str, default="mfnn")
@@ -306,7 +311,11 @@ class MFNNCLI(LightningCLI):
             loggers.append(WandbLogger(project=config["wandb"]["project"], name=config["wandb"]["name"],
                                        save_dir=save_dir, offline=os.environ.get("WANDB_MODE") == "offline"))
             kwargs["logger"] = loggers
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        if trainer.world_size > 1 or trainer.num_nodes > 1:
+            os.environ[RANK_DIR_ENV] = str(Path(loggers[0].log_dir) / ".ranks")  # the other ranks inherit it
+            trainer.callbacks.append(RankHeartbeat(config["collective_timeout"]))
+        return trainer
 
 
 def config_error_in(err: BaseException) -> str | None:
@@ -378,6 +387,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except NonFiniteLossError as err:
         print(f"mfnn: error: {err}", file=sys.stderr)
+        sys.exit(1)
+    except RuntimeError as err:
+        if not getattr(err, "mfnn_message", None):
+            raise
+        print(f"mfnn: error: {err.mfnn_message}", file=sys.stderr)
         sys.exit(1)
 
 

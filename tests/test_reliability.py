@@ -97,6 +97,33 @@ def test_two_runs_started_together_get_their_own_directories(tmp_path):
         assert (r / "metrics.csv").read_text().count("epoch") == 1
 
 
+
+def test_a_frozen_ddp_rank_is_named_within_the_collective_timeout(tmp_path):
+    """SIGSTOP the second process of a 2-process run: the first stops after --collective_timeout with one line
+    naming rank 1 and kills it (without the timeout it would wait Lightning's 30 minutes, silently)."""
+    save_dir = tmp_path / "runs"
+    proc = cli_process(save_dir, "--trainer.max_steps=1000000", "--data.init_args.train_size=128",
+                       "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.accelerator=cpu",
+                       "--collective_timeout=3")
+    rank1 = save_dir / "two_layer_xor" / "version_0" / ".ranks" / "rank1"
+    wait_for(rank1, proc)
+    (child,) = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                    text=True).stdout.split()]
+    os.kill(child, signal.SIGSTOP)
+    stopped_at = time.time()
+    try:
+        code = proc.wait(timeout=120)
+    finally:
+        if Path(f"/proc/{child}").exists():
+            os.kill(child, signal.SIGKILL)
+    assert code == 1
+    assert time.time() - stopped_at < 90
+    errors = [ln for ln in proc.stderr.read().splitlines() if ln.startswith("mfnn: error:")]
+    assert len(errors) == 1 and "rank 0 waited 3 s (--collective_timeout)" in errors[0], errors
+    assert "for rank 1 (last at step" in errors[0], errors[0]
+    assert not Path(f"/proc/{child}").exists() or "Z (zombie)" in Path(f"/proc/{child}/status").read_text()
+
+
 # ---- bad input: one line naming the qualified field, exit 2, nothing written -------------------------------
 FIELDS = {  # every numeric field of the XOR config, and what is wrong with each value
     "model.init_args.input_dim": ["0", "-1", "abc", "2.5", "nan"],
