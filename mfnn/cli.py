@@ -16,7 +16,7 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
-from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 import mfnn.registry  # noqa: F401  (imports every model/data class so short class_paths resolve)
 from mfnn.distributed import RANK_DIR_ENV, RankHeartbeat
@@ -221,7 +221,10 @@ def claim_version(logger: CSVLogger) -> None:
         logger._version = int(claimed.rsplit("_", 1)[1])
         return
     created = [p for p in (root, *root.parents) if not p.exists()]  # removed again if the run is refused
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError("trainer.logger.init_args.save_dir", f"cannot create {root}: {err.strerror or err}") from None
     k = logger._get_next_version()
     while True:
         try:
@@ -291,6 +294,12 @@ class MFNNCLI(LightningCLI):
         model, data = config.get("model"), config.get("data")
         m = getattr(model, "init_args", None) or {}
         d = getattr(data, "init_args", None) or {}
+        accelerator = str((config.get("trainer") or {}).get("accelerator", "auto"))
+        if accelerator in ("gpu", "cuda"):
+            import torch
+            if not torch.cuda.is_available():
+                raise ConfigError("trainer.accelerator", f"is {accelerator} but torch sees no GPU on this machine "
+                                  f"(torch {torch.__version__}); use cpu or auto")
         for key in self.SHARED_FIELDS:
             if key in m and key in d and m[key] is not None and d[key] is not None and m[key] != d[key]:
                 raise ConfigError(f"model.init_args.{key}", f"is {m[key]} but data.init_args.{key} is {d[key]}: "
@@ -388,6 +397,10 @@ def main(argv: list[str] | None = None) -> None:
     except NonFiniteLossError as err:
         print(f"mfnn: error: {err}", file=sys.stderr)
         sys.exit(1)
+    except MisconfigurationException as err:  # a trainer setting only Lightning checks
+        discard_claimed_run()
+        print(f"mfnn: error: invalid trainer setting: {' '.join(str(err).split())}", file=sys.stderr)
+        sys.exit(2)
     except RuntimeError as err:
         if not getattr(err, "mfnn_message", None):
             raise
