@@ -239,8 +239,11 @@ def _recursion(spec: KernelSpec, x1: torch.Tensor, x2: torch.Tensor | None, tang
     q1 = spec.std_in ** 2 * x1.square().sum(1) / d + sb2  # (n1,)
     q2 = spec.std_in ** 2 * x2.square().sum(1) / d + sb2  # (n2,)
     theta = (x1 @ x2.T) / d + bias_grad if tangent else None
+    same = x2 is x1  # one set: quadrature treats u and v differently, so symmetrise (to its ~1e-6 error)
     for layer in range(spec.depth):
         lam, dlam = dual_kernels(spec.activation, q1[:, None], q2[None, :], c, derivative=tangent)
+        if same:
+            lam, dlam = (lam + lam.T) / 2, (dlam + dlam.T) / 2 if tangent else None
         yield lam, dlam, theta
         if layer == spec.depth - 1:
             return
@@ -407,22 +410,28 @@ def width_convergence(spec: KernelSpec, x: torch.Tensor, widths=(64, 256, 1024),
     require_choice(kind, ("nngp", "ntk"), "kind")
     reference = reference or spec
     x = x.to(torch.float64)
-    K = nngp(reference, x) if kind == "nngp" else ntk(reference, x)
+    if kind == "nngp":
+        K = nngp(reference, x)
+    else:  # under the standard parameterisation the NTK depends on the width (readout term N Lambda_L)
+        base = {"lam": nngp(reference, x), "full": ntk(reference, x, width=1)}
     errors = []
-    for width in widths:
-        row = []
-        for seed in seeds:
-            torch.manual_seed(seed)
-            net = MLPNet(x.shape[1], width, spec.depth, 1, spec.activation, spec.parameterization, spec.bias,
-                         spec.std_in, spec.std_bias, spec.std_out).double()
-            if kind == "nngp":
-                with torch.no_grad():
-                    h = net.hidden(x)
-                K_emp = h @ h.T / width
-            else:
-                K_emp = empirical_ntk(net, x)
-            row.append(relative_error(K_emp, K))
-        errors.append(row)
+    with torch.random.fork_rng():  # the caller's random state is left as it was
+        for width in widths:
+            row = []
+            for seed in seeds:
+                torch.manual_seed(seed * 1_000_003 + width)  # independent nets across widths (not nested draws)
+                net = MLPNet(x.shape[1], width, spec.depth, 1, spec.activation, spec.parameterization, spec.bias,
+                             spec.std_in, spec.std_bias, spec.std_out).double()
+                if kind == "nngp":
+                    with torch.no_grad():
+                        h = net.hidden(x)
+                    K_emp = h @ h.T / width
+                else:
+                    K_emp = empirical_ntk(net, x)
+                    extra = (width - 1) * base["lam"] if reference.parameterization == "standard" else 0.0
+                    K = base["full"] + extra
+                row.append(relative_error(K_emp, K))
+            errors.append(row)
     logw, err = np.log(np.asarray(widths, float)), np.asarray(errors)  # err: (widths, seeds)
     slopes = [float(np.polyfit(logw, np.log(err[:, s]), 1)[0]) for s in range(err.shape[1])]
     rms = np.sqrt((err ** 2).mean(1))
