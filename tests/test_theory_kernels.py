@@ -5,9 +5,10 @@ Pass rules and their reasons:
   not noise: 1 chance in ~3.5 million per entry).
 - Finite nets vs analytic kernels: the relative Frobenius error of the empirical kernel falls as width^-1/2
   (the fluctuation of an average of N i.i.d. neurons). Slope of log(RMS error over 5 seeds) on log(width)
-  within -0.5 +- 0.1: the seed-to-seed scatter of that slope, measured over 6 groups of 5 seeds at widths
-  128..8192, is 0.02-0.04 (so +-0.1 is ~3 sd). Placebo: the same nets against a wrong law (wrong activation,
-  or a bias std off by 20%) give an error floor and a slope flatter than -0.4, failing the rule.
+  within -0.5 +- 0.15: that slope scatters by 0.02-0.04 between groups of 5 seeds on one probe set (6 groups,
+  widths 128..8192) and from -0.44 to -0.58 across a second probe set (`python -m mfnn.theory.kernels`), so
+  +-0.15 is ~2x the largest deviation seen. Placebo: the same nets against a wrong law (wrong activation, or a
+  bias std off by 20%) give an error floor and a slope of -0.05 / -0.15, outside the band.
 """
 import math
 
@@ -21,7 +22,7 @@ from mfnn.theory.kernels import (KernelSpec, _hardtanh_kernel, _hardtanh_slope_k
                                  gaussian_expectation, infinite_width_baseline, layer_nngp, nngp, ntk, output_nngp,
                                  width_convergence)
 
-SLOPE, SLOPE_TOL = -0.5, 0.1
+SLOPE, SLOPE_TOL = -0.5, 0.15
 WIDTHS = (128, 512, 2048, 8192)
 SEEDS = (0, 1, 2, 3, 4)
 F64 = torch.float64
@@ -285,3 +286,27 @@ def test_kernel_alignment_callback_compares_with_the_analytic_kernel(tmp_path):
     final = [alignment(K.double(), L) for K, L in zip(layer_kernels(cli.model.net, x), Lam)]
     assert cb.nngp_alignment[-1] == pytest.approx(final, rel=1e-9)
     assert "nngp_alignment" in cb.state_dict()
+
+
+def test_replication_baseline_on_fresh_and_fixed_data():
+    # The one call a replication adds. Fresh-sample data (the self-consistency setting: HardTanh, 2-D XOR):
+    # n_train points are drawn with the seed, reproducibly. Fixed data (the deep setting): the first
+    # n_train points of the train split are used. Known answer: XOR on the square is learnable by these
+    # kernels from 128 points (MSE < 0.5 var(y)); the identity kernel (placebo) cannot (MSE > 0.9 var(y)).
+    from mfnn.data.synthetic import SyntheticDataModule
+    from mfnn.theory.kernels import replication_baseline
+
+    fresh = SyntheticDataModule(input_dim=2, target="xor", input_distribution="uniform", val_size=256, seed=0)
+    fresh.setup("fit")
+    net = MLPNet(2, 64, 1, 1, "hardtanh", "ntk")
+    r = replication_baseline(net, fresh, n_train=128, n_test=128)
+    assert r == replication_baseline(net, fresh, n_train=128, n_test=128)  # same draw
+    assert (r["n_train"], r["n_test"]) == (128, 128)
+    assert r["best"]["ntk"] < 0.5 * r["var_y"] and r["best"]["nngp"] < 0.5 * r["var_y"], r["best"]
+    placebo = replication_baseline(MLPNet(2, 64, 1, 1, "identity", "ntk"), fresh, n_train=128, n_test=128)
+    assert placebo["best"]["ntk"] > 0.9 * placebo["var_y"], placebo["best"]
+    fixed = SyntheticDataModule(input_dim=4, target="xor", input_distribution="gaussian", train_size=100,
+                                val_size=50, seed=0)
+    fixed.setup("fit")
+    r = replication_baseline(MLPNet(4, 64, 3, 1, "erf", "mean_field"), fixed, n_train=512, n_test=1024)
+    assert (r["n_train"], r["n_test"]) == (100, 50)
