@@ -8,7 +8,7 @@ and d_mlp terms is ~1e-6).
 import pytest
 import torch
 
-tl = pytest.importorskip("transformer_lens")
+tl = pytest.importorskip("transformer_lens", reason="needs the optional extra: pip install 'mfnn[tl]' (or make test-tl)")
 
 from mfnn.errors import ConfigError  # noqa: E402
 from mfnn.interop.transformer_lens import from_hooked_transformer, modular_tokens, to_hooked_transformer  # noqa: E402

@@ -42,13 +42,27 @@ def _transformer_lens():
 
 
 def modular_tokens(a: torch.Tensor, b: torch.Tensor, p: int) -> torch.Tensor:
-    """The token sequences [a, b, =] the modular transformer reads ("=" is token p): a, b (M,) -> (M, 3)."""
+    """The token sequences [a, b, =] the modular transformer reads.
+
+    Args:
+        a, b: operands (M,), integers in [0, p).
+        p: the modulus; token p is "=".
+
+    Returns:
+        (M, 3) tokens for HookedTransformer.
+    """
     return torch.stack([a, b, torch.full_like(a, p)], dim=-1)
 
 
 def hooked_config(model: ModularTransformer):
-    """The `HookedTransformerConfig` that makes HookedTransformer compute `model`'s function (dtype and
-    device follow the model's parameters)."""
+    """The `HookedTransformerConfig` that makes HookedTransformer compute `model`'s function.
+
+    Args:
+        model: an mfnn `ModularTransformer`; its sizes, dtype and device are copied.
+
+    Returns:
+        transformer_lens.HookedTransformerConfig (1 layer, no LayerNorm, ReLU, n_ctx 3, d_vocab p + 1).
+    """
     tl = _transformer_lens()
     H, d, dh = model.W_Q.shape
     return tl.HookedTransformerConfig(
