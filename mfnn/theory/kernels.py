@@ -48,7 +48,7 @@ from scipy.special import ndtr, owens_t
 from mfnn.analysis.kernels import kernel_regression
 from mfnn.errors import require, require_choice
 from mfnn.models.mlp import ACTIVATIONS, act_and_slope
-from mfnn.parameterization import PARAMETERIZATIONS, readout_scale, sgd_lr_scale
+from mfnn.parameterization import PARAMETERIZATIONS, sgd_lr_scale
 
 __all__ = ["KernelSpec", "gaussian_expectation", "dual_kernels", "layer_nngp", "nngp", "output_nngp", "ntk",
            "nngp_and_ntk",
