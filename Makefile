@@ -58,6 +58,12 @@ replicate-modular-posterior: $(STAMP) ## Modular-addition posterior: mean-field 
 
 replicate-all: replicate-grokking replicate-self-consistency replicate-attention replicate-first-order replicate-deep replicate-phase-transitions replicate-modular-posterior ## Every CPU replication
 
+test-tl: ## TransformerLens bridge tests in their own .venv-tl (mfnn[tl] adds ~440 MiB, so not in `make test`)
+	@test -x .venv-tl/bin/python || $(PYTHON) -m venv .venv-tl
+	@.venv-tl/bin/python -c "import torch" 2>/dev/null || .venv-tl/bin/python -m pip install -q "$(TORCH_SPEC)"
+	.venv-tl/bin/python -m pip install -q -e '.[dev,tl]'
+	.venv-tl/bin/python -m pytest -q tests/test_transformer_lens.py
+
 bench: $(STAMP) ## Speed against plain PyTorch loops
 	$(PY) bench/run.py
 
