@@ -18,6 +18,7 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 import mfnn.registry  # noqa: F401  (imports every model/data class so short class_paths resolve)
+from mfnn.config_files import resolve_config_args
 from mfnn.errors import ConfigError
 from mfnn.models.base import MFNNModule, NonFiniteLossError
 
@@ -353,14 +354,15 @@ def run(*args: str) -> MFNNCLI:
     A run stopped by SIGTERM / Ctrl-C (checkpoint saved) exits the process with 128 + the signal number."""
     wandb_offline_unless_keyed()
     try:
-        return MFNNCLI(args=list(args))
+        return MFNNCLI(args=resolve_config_args(list(args)))
     except SIGTERMException:
         sys.exit(stopped_exit_code())
 
 
 def main(argv: list[str] | None = None) -> None:
     wandb_offline_unless_keyed()
-    problem = config_file_problem(list(sys.argv[1:] if argv is None else argv))
+    argv = resolve_config_args(list(sys.argv[1:] if argv is None else argv))  # shipped configs by name
+    problem = config_file_problem(argv)
     if problem:
         print(f"mfnn: error: {problem}", file=sys.stderr)
         sys.exit(2)
