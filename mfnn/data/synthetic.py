@@ -66,6 +66,7 @@ class SyntheticDataModule(FullBatchDataModule):
         train_size: int | None = None,
         batch_size: int = 1024,
         val_size: int = 4096,
+        test_size: int = 4096,
         noise_std: float = 0.0,
         hermite_coeffs: list[float] = [0.0, 1.0],
         staircase_degree: int = 3,
@@ -79,6 +80,7 @@ class SyntheticDataModule(FullBatchDataModule):
         require(train_size is None or train_size > 0, "train_size", f"must be > 0 or null for fresh data (got {train_size})")
         require_positive(batch_size, "batch_size")
         require_positive(val_size, "val_size")
+        require(test_size >= 0, "test_size", f"must be >= 0 (got {test_size})")
         require_positive(steps_per_epoch, "steps_per_epoch")
         require(math.isfinite(noise_std) and noise_std >= 0, "noise_std", f"must be >= 0 and finite (got {noise_std})")
         require(target not in ("xor", "sign_xor") or input_dim >= 2, "input_dim", f"target {target!r} needs >= 2 (got {input_dim})")
@@ -87,6 +89,7 @@ class SyntheticDataModule(FullBatchDataModule):
         self.save_hyperparameters()
         self.input_dim, self.input_distribution = input_dim, input_distribution
         self.train_size, self.batch_size, self.val_size, self.noise_std = train_size, batch_size, val_size, noise_std
+        self.test_size = test_size
         teacher = torch.zeros(input_dim)
         teacher[0] = 1.0
         self.target = SyntheticTarget(target, input_dim, list(hermite_coeffs), staircase_degree, teacher)
@@ -102,6 +105,8 @@ class SyntheticDataModule(FullBatchDataModule):
         splits = {"val": self.sample(self.val_size, generator)}
         if self.train_size is not None:
             splits["train"] = self.sample(self.train_size, generator)
+        if self.test_size:  # drawn last, so the train and validation samples do not depend on it
+            splits["test"] = self.sample(self.test_size, generator)
         return splits
 
     def train_dataloader(self):

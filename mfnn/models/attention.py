@@ -95,6 +95,9 @@ class DotProductAttention(MFNNModule):
         """y_hat: (S, A, I, n, L, d)."""
         return einsum(self.scores(x), x, "s a i n l k, s n k d -> s a i n l d")
 
+    def predict_inputs(self, batch) -> tuple:
+        return (batch["x"],)
+
     def member_risks(self, batch) -> torch.Tensor:
         """Data term of R per member: sum over its samples of |y_hat - y|^2/(2d). (S, A, I)."""
         ell = quadratic_risk_per_sample(self.scores(batch["x"]), batch["xx"], batch["xy"], batch["yy"])

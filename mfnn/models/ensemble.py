@@ -104,6 +104,9 @@ class Ensemble(MFNNModule):
 
         return vmap(one, in_dims=(0, 0, 0 if self.batch_per_member else None))(params, buffers, batch)
 
+    def predict_inputs(self, batch) -> tuple:
+        return self.template.predict_inputs(batch)
+
     def forward(self, *args):
         """Every member's output: (K, ...)."""
         params, buffers = self._state()

@@ -103,6 +103,9 @@ class ModularMLP(MFNNModule):
     def forward(self, a, b):
         return self.net(a, b)
 
+    def predict_inputs(self, batch) -> tuple:
+        return batch[0], batch[1]  # (a, b) of an (a, b, y, mask) batch
+
     def setup(self, stage: str) -> None:
         data = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if data is not None and hasattr(data, "members"):

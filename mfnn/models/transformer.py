@@ -87,6 +87,9 @@ class ModularTransformer(MFNNModule):
     def per_pair_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return -logits.double().log_softmax(-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
 
+    def predict_inputs(self, batch) -> tuple:
+        return batch[0], batch[1]  # (a, b) of an (a, b, y, mask) batch
+
     def loss_and_metrics(self, batch, stage):
         if stage == "train":
             a, b, y, w = (t.flatten() for t in batch)  # one member: (1, M) -> (M,)
