@@ -343,6 +343,18 @@ class MFNNCLI(LightningCLI):
                 raise ConfigError(f"model.init_args.{key}", f"is {m[key]} but data.init_args.{key} is {d[key]}: "
                                   "set both to the same value")
 
+    def _instantiate_trainer(self, config: dict, callbacks: list):
+        # One step-counting bar instead of Lightning's per-epoch ones, unless the config names a progress bar
+        # (StepProgressBar itself prints nothing under CI).
+        from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
+
+        from mfnn.callbacks.progress_bar import StepProgressBar
+
+        named = [c for c in [*(config.get("callbacks") or []), *callbacks] if isinstance(c, ProgressBar)]
+        if config.get("enable_progress_bar", True) is not False and not named:
+            callbacks = [*callbacks, StepProgressBar()]
+        return super()._instantiate_trainer(config, callbacks)
+
     def instantiate_trainer(self, **kwargs):
         config = self.config[self.subcommand] if self.subcommand else self.config
         loggers = kwargs.get("logger", self._get(self.config_init, "trainer", default={}).get("logger"))
