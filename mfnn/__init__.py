@@ -17,7 +17,8 @@ try:
 except PackageNotFoundError:  # a source checkout on PYTHONPATH, not installed
     __version__ = "0.1.0"
 
-from mfnn.callbacks import ForegroundCheck, KernelAlignment, NeuronCloud, PosteriorAverage, ProgressMeasures
+from mfnn.callbacks import (ForegroundCheck, KernelAlignment, NeuronCloud, PosteriorAverage, ProgressMeasures,
+                            StepProgressBar)
 from mfnn.config_files import resolve_config, shipped_configs
 from mfnn.data.attention import AttentionDataModule
 from mfnn.data.modular import ModularAdditionDataModule
@@ -38,6 +39,6 @@ __all__ = [
     "__version__", "AttentionDataModule", "Check", "DeepMLP", "DotProductAttention", "Ensemble", "ErfStudent",
     "ForegroundCheck", "KernelAlignment", "Langevin", "LinearPositional", "MFNNModule", "MLP", "ModularAdditionDataModule",
     "ModularMLP", "ModularTransformer", "NeuronCloud", "NonFiniteLossError", "PosteriorAverage", "ProgressMeasures",
-    "QuadraticModular", "Report", "Run", "SyntheticDataModule", "TwoLayerMLP", "fit", "resolve_config",
+    "QuadraticModular", "Report", "Run", "StepProgressBar", "SyntheticDataModule", "TwoLayerMLP", "fit", "resolve_config",
     "shipped_configs",
 ]
