@@ -427,8 +427,12 @@ def run(*args: str) -> MFNNCLI:
 
 def main(argv: list[str] | None = None) -> None:
     wandb_offline_unless_keyed()
-    argv = resolve_config_args(list(sys.argv[1:] if argv is None else argv))  # shipped configs by name
-    problem = config_file_problem(argv)
+    resolved = resolve_config_args(list(sys.argv[1:] if argv is None else argv))  # shipped configs by name
+    if argv is None:  # (LightningCLI warns when given args as well as a command line)
+        sys.argv[1:] = resolved
+    else:
+        argv = resolved
+    problem = config_file_problem(resolved)
     if problem:
         print(f"mfnn: error: {problem}", file=sys.stderr)
         sys.exit(2)

@@ -15,7 +15,12 @@ from mfnn.errors import require
 class KernelAlignment(L.Callback):
     """Every `every_n_steps` steps (and at start and end of fit): the KTA of each hidden layer's kernel
     on the first `n_probe` validation points (fixed for the whole fit). Saved as kernel_alignment.json
-    in the run directory: {"layers": depth, "steps": [...], "kta": [[A_0, ..., A_{depth-1}], ...]}."""
+    in the run directory: {"layers": depth, "steps": [...], "kta": [[A_0, ..., A_{depth-1}], ...]}.
+
+    Args:
+        every_n_steps: cadence in optimiser steps.
+        n_probe: validation points the kernels are evaluated on.
+    """
 
     def __init__(self, every_n_steps: int = 100, n_probe: int = 2048):
         require(every_n_steps > 0, "every_n_steps", f"must be > 0 (got {every_n_steps})")

@@ -56,6 +56,21 @@ class SyntheticDataModule(FullBatchDataModule):
 
     train_size=None draws `batch_size` fresh samples every step; an int fixes a train set that is
     used full batch. Validation is always a fixed held-out set of `val_size` samples.
+
+    Args:
+        input_dim: input dimension d.
+        target: xor (y = x1 x2), sign_xor, single_index (sum_k c_k He_k(x1)), staircase or linear.
+        input_distribution: gaussian N(0, I), uniform on [-1, 1]^d or hypercube {-1, 1}^d.
+        train_size: a fixed train set of this many samples, used full batch; null: `batch_size` fresh samples
+            every step ("infinite data").
+        batch_size: samples per step when train_size is null.
+        val_size: samples in the fixed held-out validation set.
+        test_size: samples in a separate test split (`mfnn test`, `mfnn predict`); 0: none.
+        noise_std: std of Gaussian label noise added to every target.
+        hermite_coeffs: coefficients c_k of the single-index target's Hermite expansion.
+        staircase_degree: degree of the staircase target (at most input_dim).
+        steps_per_epoch: optimiser steps per Lightning epoch (validation runs per epoch).
+        seed: seed of every sample drawn (train, validation, test).
     """
 
     def __init__(
