@@ -15,7 +15,10 @@ InputDistribution = Literal["gaussian", "uniform", "hypercube"]
 
 
 def hermite(k: int, z: torch.Tensor) -> torch.Tensor:
-    """Probabilists' Hermite polynomial He_k(z) by the three-term recurrence."""
+    """Probabilists' Hermite polynomial He_k(z) by the three-term recurrence He_{n+1} = z He_n - n He_{n-1}.
+
+    Kept in torch (not numpy.polynomial.hermite_e.hermeval) because fresh batches are drawn on the training
+    device; tests/test_mlp.py checks it against hermeval."""
     prev, cur = torch.ones_like(z), z
     if k == 0:
         return prev

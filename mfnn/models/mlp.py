@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
+from torchmetrics.functional.classification import multiclass_accuracy
 
 from mfnn.errors import require, require_choice, require_fits_in_memory, require_positive
 from mfnn.models.base import MFNNModule
@@ -218,7 +219,8 @@ class MLP(MFNNModule):
             loss = F.mse_loss(out, y)
             return loss, {"mse": loss.detach()}
         loss = F.cross_entropy(out, y)
-        return loss, {"acc": (out.argmax(-1) == y).float().mean()}
+        # torchmetrics' multiclass accuracy (micro average: the fraction of correct samples)
+        return loss, {"acc": multiclass_accuracy(out.detach(), y, num_classes=out.shape[-1], average="micro")}
 
 
 class TwoLayerMLP(MLP):
