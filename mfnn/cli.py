@@ -13,13 +13,14 @@ from pathlib import Path
 
 from jsonargparse.typing import PositiveFloat
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 import mfnn.registry  # noqa: F401  (imports every model/data class so short class_paths resolve)
 from mfnn.distributed import RANK_DIR_ENV, RankHeartbeat
+from mfnn.config_files import resolve_config_args
 from mfnn.errors import ConfigError
 from mfnn.models.base import MFNNModule, NonFiniteLossError
 
@@ -125,6 +126,26 @@ class RunCheckpoint(ModelCheckpoint):
                                  f"checkpoint {self.last_model_path} (resume with --ckpt_path={self.last_model_path})\n")
 
 
+class PredictionsToRunDir(Callback):
+    """`mfnn predict` writes the model's outputs to <run dir>/predictions.pt (a list, one tensor per batch)."""
+
+    def on_predict_start(self, trainer, pl_module):
+        self.outputs = []
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        self.outputs.append(outputs.detach().cpu())
+
+    def on_predict_end(self, trainer, pl_module):
+        import torch
+
+        path = Path(trainer.log_dir) / "predictions.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self.outputs, path)
+        if trainer.is_global_zero:
+            shapes = ", ".join(str(tuple(p.shape)) for p in self.outputs)
+            sys.stderr.write(f"mfnn: wrote predictions {shapes} to {path}\n")
+
+
 def load_checkpoint(path: Path) -> tuple[dict | None, str | None]:
     """(the checkpoint, None), or (None, why `path` is not a Lightning checkpoint this run can resume from)."""
     import torch
@@ -152,7 +173,7 @@ def resume_differences(state: dict, config) -> list[str]:
     if saved_class and getattr(model, "class_path", None) and saved_class != model.class_path:
         out.append(f"model.class_path: checkpoint {saved_class}, config {model.class_path}")
     for key, value in saved.items():
-        if key.startswith("_") or key not in init_args:
+        if key.startswith("_") or key not in init_args or key == "optimizer":  # optimiser: compared below
             continue
         if _plain(init_args[key]) != _plain(value):
             out.append(f"model.init_args.{key}: checkpoint {_plain(value)!r}, config {_plain(init_args[key])!r}")
@@ -285,12 +306,43 @@ class MFNNCLI(LightningCLI):
             raise ConfigError("ckpt_path", f"{ckpt_path} was trained with other settings: " + "; ".join(differences)
                               + " (resume with the checkpoint's settings, or pass --allow_resume_changes=true)")
 
+    def parse_arguments(self, parser, args) -> None:
+        self.raw_args = list(sys.argv[1:] if args is None else args)  # for the explicit-lr check
+        super().parse_arguments(parser, args)
+
+    def check_explicit_lr(self, config) -> None:
+        """An SGD-like optimiser must be given its lr: jsonargparse fills torch's default (1e-3), which does
+        not follow the parameterisation (the mean-field XOR net learns nothing at 1e-3)."""
+        from mfnn.models.base import missing_lr_message, optimizer_class, sgd_like_class
+
+        opt = getattr(getattr(config.get("model"), "init_args", None), "optimizer", None)
+        path = getattr(opt, "class_path", None)
+        if not path:
+            return
+        module, _, name = path.rpartition(".")
+        try:
+            import importlib
+            cls = optimizer_class(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            return  # jsonargparse reports it
+        if not sgd_like_class(cls):
+            return
+        try:
+            given = self.parser.parse_args(self.raw_args, defaults=False)
+        except (SystemExit, Exception):  # noqa: BLE001 (the check is best effort; the real parse succeeded)
+            return
+        given = given.get(self.subcommand) if self.subcommand else given
+        given_opt = getattr(getattr(given.get("model") if given else None, "init_args", None), "optimizer", None)
+        if getattr(getattr(given_opt, "init_args", None), "lr", None) is None:
+            raise ConfigError("model.init_args.optimizer.init_args.lr", missing_lr_message(cls))
+
     # Written in both the model's and the data module's init_args by some configs: they must agree.
     SHARED_FIELDS = ("input_dim", "p")
 
     def before_instantiate_classes(self) -> None:
         """Checks that need the whole config, before anything is built or written (the checkpoint: _parse_ckpt_path)."""
         config = self.config[self.subcommand] if self.subcommand else self.config
+        self.check_explicit_lr(config)
         model, data = config.get("model"), config.get("data")
         m = getattr(model, "init_args", None) or {}
         d = getattr(data, "init_args", None) or {}
@@ -304,6 +356,18 @@ class MFNNCLI(LightningCLI):
             if key in m and key in d and m[key] is not None and d[key] is not None and m[key] != d[key]:
                 raise ConfigError(f"model.init_args.{key}", f"is {m[key]} but data.init_args.{key} is {d[key]}: "
                                   "set both to the same value")
+
+    def _instantiate_trainer(self, config: dict, callbacks: list):
+        # One step-counting bar instead of Lightning's per-epoch ones, unless the config names a progress bar
+        # (StepProgressBar itself prints nothing under CI).
+        from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
+
+        from mfnn.callbacks.progress_bar import StepProgressBar
+
+        named = [c for c in [*(config.get("callbacks") or []), *callbacks] if isinstance(c, ProgressBar)]
+        if config.get("enable_progress_bar", True) is not False and not named:
+            callbacks = [*callbacks, StepProgressBar()]
+        return super()._instantiate_trainer(config, callbacks)
 
     def instantiate_trainer(self, **kwargs):
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -324,6 +388,8 @@ class MFNNCLI(LightningCLI):
         if trainer.world_size > 1 or trainer.num_nodes > 1:
             os.environ[RANK_DIR_ENV] = str(Path(loggers[0].log_dir) / ".ranks")  # the other ranks inherit it
             trainer.callbacks.append(RankHeartbeat(config["collective_timeout"]))
+        if self.subcommand == "predict":
+            trainer.callbacks.append(PredictionsToRunDir())
         return trainer
 
 
@@ -371,14 +437,19 @@ def run(*args: str) -> MFNNCLI:
     A run stopped by SIGTERM / Ctrl-C (checkpoint saved) exits the process with 128 + the signal number."""
     wandb_offline_unless_keyed()
     try:
-        return MFNNCLI(args=list(args))
+        return MFNNCLI(args=resolve_config_args(list(args)))
     except SIGTERMException:
         sys.exit(stopped_exit_code())
 
 
 def main(argv: list[str] | None = None) -> None:
     wandb_offline_unless_keyed()
-    problem = config_file_problem(list(sys.argv[1:] if argv is None else argv))
+    resolved = resolve_config_args(list(sys.argv[1:] if argv is None else argv))  # shipped configs by name
+    if argv is None:  # (LightningCLI warns when given args as well as a command line)
+        sys.argv[1:] = resolved
+    else:
+        argv = resolved
+    problem = config_file_problem(resolved)
     if problem:
         print(f"mfnn: error: {problem}", file=sys.stderr)
         sys.exit(2)

@@ -100,6 +100,9 @@ def fit(config: str | Path | list, *overrides: str, runs: str | Path | None = No
         args += ["--config", str(c)]
     if runs is not None:
         args.append(f"--trainer.logger.init_args.save_dir={runs}")
+    # One step-counting bar per run (mfnn.callbacks.StepProgressBar; silent under CI), also for configs
+    # written with the bar off; an override can still turn it off.
+    args.append("--trainer.enable_progress_bar=true")
     args += list(overrides)
     start = time.perf_counter()
     cli = cli_run(*args)

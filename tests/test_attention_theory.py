@@ -2,7 +2,6 @@
 its fixed point against a d-dimensional Monte Carlo and against the authors' published curves."""
 import csv
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from mfnn.theory.attention import (AttentionSetup, AttentionTheory, _prox_terms,
                                    teacher_matrix)
 
 # the shared reference data sits beside the repository (CI checks it out there)
-REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "cui2024" / "theory"
+REFERENCE = Path(__file__).resolve().parents[1] / "replications" / "attention" / "reference" / "theory"  # shipped
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +107,6 @@ def read_reference(name):
     return {float(r["alpha"]): {k: float(v) for k, v in r.items() if k} for r in rows}
 
 
-@pytest.mark.skipif(not REFERENCE.exists() and not os.environ.get("CI"),  # on CI the data must be there
-                    reason="authors' reference curves not available (../shared/reference beside the repository)")
 def test_fixed_points_match_the_authors_curves(fixed_points):
     sem_ref = read_reference("repl_softmax_Mixed_sig0.5_lamb0.01_omega0.3.csv")[2.0]
     pos_ref = read_reference("repl_softmax_Mixed_sig0.5_lamb0.01_omega0.3_para.csv")[2.0]
@@ -127,8 +124,6 @@ def test_fixed_points_match_the_authors_curves(fixed_points):
 
 
 
-@pytest.mark.skipif(not REFERENCE.exists() and not os.environ.get("CI"),  # on CI the data must be there
-                    reason="authors' reference curves not available (../shared/reference beside the repository)")
 def test_alternative_A_matches_the_authors_curves():
     """A = [[.3,.7],[.8,.2]] (not token-swap symmetric), omega = 0.14: the authors' curves there agree with
     ours less tightly than at omega = 0.3 (their Phi runs ~1% below ours on both branches), hence the wider

@@ -85,6 +85,11 @@ def test_hermite_polynomials():
     torch.testing.assert_close(hermite(3, z), z**3 - 3 * z)
     g = torch.randn(200_000, generator=torch.Generator().manual_seed(0))
     assert abs((hermite(2, g) * hermite(3, g)).mean()) < 0.05  # orthogonal under N(0, 1)
+    from numpy.polynomial.hermite_e import hermeval  # the library's He_k, as the reference
+
+    zd = torch.linspace(-3, 3, 13, dtype=torch.float64)
+    for k in range(8):
+        torch.testing.assert_close(hermite(k, zd), torch.from_numpy(hermeval(zd.numpy(), [0] * k + [1])))
 
 
 @pytest.mark.parametrize("target", ["xor", "sign_xor", "single_index", "staircase", "linear"])

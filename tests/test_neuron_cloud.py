@@ -48,7 +48,8 @@ def test_clouds_of_every_layer_of_a_deep_model(tmp_path):
     from mfnn.data.synthetic import SyntheticDataModule
     from mfnn.models.mlp import DeepMLP
 
-    model = DeepMLP(input_dim=3, width=12, depth=3, activation="tanh")
+    model = DeepMLP(input_dim=3, width=12, depth=3, activation="tanh",
+                    optimizer=lambda p: torch.optim.SGD(p, lr=1e-3))  # (SGD needs its lr given)
     data = SyntheticDataModule(input_dim=3, target="xor", train_size=32, val_size=32, steps_per_epoch=5)
     clouds = [NeuronCloud(every_n_steps=5, layer=l) for l in (0, 1, 2)]
     trainer = L.Trainer(max_steps=10, callbacks=clouds, logger=CSVLogger(tmp_path), accelerator="cpu",

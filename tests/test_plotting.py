@@ -6,7 +6,7 @@ from tests.helpers import ROOT
 
 
 def test_importing_mfnn_leaves_the_backend_alone(tmp_path):
-    code = ("import matplotlib; matplotlib.use('svg'); import mfnn.callbacks, mfnn.plotting.grokking, "
+    code = ("import matplotlib; matplotlib.use('svg'); import mfnn, mfnn.callbacks, mfnn.plotting.grokking, "
             "mfnn.plotting.deep, mfnn.experiment; from mfnn.plotting import subplots, save; "
             f"fig, ax = subplots(); ax.plot([0, 1]); save(fig, r'{tmp_path / 'f.png'}'); "
             "print(matplotlib.get_backend())")

@@ -31,6 +31,18 @@ class ForegroundCheck(L.Callback):
     Results: `.foregrounds[layer][probe]` (Foreground), `.metrics[layer][probe]` (compare's dict),
     logged as foreground/layer{l}/{probe}/<name>, and saved to run_dir/foreground.pt
     {"mode", "metrics", "foregrounds": {layer: {probe: dict of Foreground fields}}}.
+
+    Args:
+        n_neurons: foreground neurons trained per layer and probe.
+        mode: "trajectory" (replay the recorded background) or "final" (train against the final background).
+        steps: foreground optimiser steps in mode "final" (required there).
+        probes: the foregrounds to train: "same" (the background's own update) and/or "mean_field".
+        record_every: in mode "trajectory", record the background before every this many steps.
+        layers: 0-based hidden layers to check (an int or a list; null: the last).
+        batch_size: samples per foreground step when the data module draws fresh batches (default: its own).
+        seed: seed of the foreground neurons' initialisation and of the fresh batches.
+        save: write run_dir/foreground.pt.
+        self_term: include the foreground neurons' own term in the residual (last layer only).
     """
 
     def __init__(self, n_neurons: int = 2048, mode: Literal["trajectory", "final"] = "trajectory",

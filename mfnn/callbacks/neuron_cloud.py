@@ -39,7 +39,16 @@ def run_dir(trainer) -> Path:
 
 
 class NeuronCloud(PeriodicSnapshots):
-    """Snapshots of hidden layer `layer`'s neurons every `every_n_steps` steps and at fit end."""
+    """Snapshots of hidden layer `layer`'s neurons every `every_n_steps` steps and at fit end.
+
+    Results: `.snapshots`, a list of {"step", "W" (N, fan_in), "b" (N,), "a" (N, C)} on the CPU.
+
+    Args:
+        every_n_steps: snapshot cadence in optimiser steps (a snapshot is also taken at step 0 and at fit end).
+        layer: the hidden layer (0-based) whose neurons are recorded.
+        plot: draw figures/cloud_layer{L}.png in the run directory at fit end.
+        max_points: neurons drawn per panel (all are saved).
+    """
 
     def __init__(self, every_n_steps: int = 500, layer: int = 0, plot: bool = True, max_points: int = 4096):
         super().__init__(every_n_steps)

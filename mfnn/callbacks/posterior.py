@@ -19,7 +19,12 @@ def validation_inputs(trainer) -> torch.Tensor:
 
 class PosteriorAverage(L.Callback):
     """Running posterior means of `pl_module.posterior_statistics(x_val) -> {name: tensor}`, or of the
-    predictions on the validation inputs for models without that method."""
+    predictions on the validation inputs for models without that method.
+
+    Args:
+        burn_in: optimiser steps discarded before averaging.
+        every: average one sample every this many steps after the burn-in.
+    """
 
     def __init__(self, burn_in: int = 1000, every: int = 10):
         require(burn_in >= 0, "burn_in", f"must be >= 0 (got {burn_in})")

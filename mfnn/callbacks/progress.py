@@ -74,7 +74,13 @@ def weight_measures(params: dict[str, torch.Tensor], p: int) -> dict[str, float]
 
 
 class ProgressMeasures(PeriodicSnapshots):
-    """Nanda et al.'s progress measures on a cadence (weights snapshotted, measured at train end)."""
+    """Nanda et al.'s progress measures on a cadence (weights snapshotted, measured at train end).
+
+    Args:
+        every_n_steps: snapshot cadence in optimiser steps.
+        n_key_freqs: number of key Fourier frequencies the restricted and excluded losses keep / remove.
+        plot: draw the progress-measure figure in the run directory at fit end.
+    """
 
     def __init__(self, every_n_steps: int = 100, n_key_freqs: int = 5, plot: bool = True):
         super().__init__(every_n_steps)

@@ -48,7 +48,21 @@ def grams(x: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> dict[str, torch.
 
 
 class AttentionDataModule(FullBatchDataModule):
-    """Batches are dicts: x (S, n, L, d), xx/xy/zz/zy (S, n, L, L), yy (S, n), weight (A, n)."""
+    """Tokens of the attention teacher, full batch.
+
+    Batches are dicts: x (S, n, L, d), xx/xy/zz/zy (S, n, L, L), yy (S, n), weight (A, n).
+
+    Args:
+        dim: token dimension d.
+        sigma: std of the semantic part z of every token.
+        omega: weight of the positional mixing A Z in the target (0: purely semantic teacher).
+        A: the (L, L) positional mixing matrix.
+        alphas: sample ratios n/d; the run at alpha trains on the first round(alpha d) samples of the pool.
+        seeds: independent teachers Q*.
+        test_size: samples in the held-out set (the validation split).
+        seed: seed of the teachers and samples.
+        steps_per_epoch: optimiser steps per Lightning epoch.
+    """
 
     def __init__(
         self,

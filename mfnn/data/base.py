@@ -112,6 +112,14 @@ class FullBatchDataModule(L.LightningDataModule):
     def shard(self, batch: tuple[torch.Tensor, ...], rank: int, world: int) -> tuple[torch.Tensor, ...]:
         return shard_batch(batch, rank, world)
 
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # The batches already live on the device; skip Lightning's recursive walk over the batch. (On the data
+        # module, not the model: Lightning warns when a model overrides this hook and a data module is given.)
+        if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) and t.device == device
+                                                    for t in batch):
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def train_dataloader(self):
         return RepeatedBatch(self.splits["train"], self.steps_per_epoch)
 
@@ -119,4 +127,11 @@ class FullBatchDataModule(L.LightningDataModule):
         return RepeatedBatch(self.splits["val"], 1)
 
     def test_dataloader(self):
+        if "test" not in self.splits:
+            raise ConfigError("data", f"{type(self).__name__} has no test split separate from its validation set "
+                                      "(its held-out metrics are the val/ ones): run `mfnn validate` instead")
+        return RepeatedBatch(self.splits["test"], 1)
+
+    def predict_dataloader(self):
+        """The test split if there is one, else the validation set (one full batch)."""
         return RepeatedBatch(self.splits.get("test", self.splits["val"]), 1)

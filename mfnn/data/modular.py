@@ -33,8 +33,18 @@ def split_masks(p: int, fractions: list[float], seeds: list[int]) -> torch.Tenso
 
 
 class ModularAdditionDataModule(FullBatchDataModule):
-    """(a + b) mod p, full batch. `train_fractions` (one per member) and `split_seeds`
-    (default seed, seed+1, ...) define K independent train/test splits of the p^2 pairs."""
+    """(a + b) mod p, full batch: K independent train/held-out splits of the p^2 pairs.
+
+    Validation is the full table; its held-out pairs are the test set (val/test_acc). There is no separate
+    test split: `mfnn test` says so.
+
+    Args:
+        p: the modulus.
+        train_fractions: fraction of the p^2 pairs in each member's train split (one member per value).
+        split_seeds: seed of each member's split (default: seed, seed+1, ...).
+        seed: default split seed.
+        steps_per_epoch: optimiser steps per Lightning epoch (validation runs per epoch).
+    """
 
     def __init__(
         self,

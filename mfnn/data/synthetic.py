@@ -15,7 +15,10 @@ InputDistribution = Literal["gaussian", "uniform", "hypercube"]
 
 
 def hermite(k: int, z: torch.Tensor) -> torch.Tensor:
-    """Probabilists' Hermite polynomial He_k(z) by the three-term recurrence."""
+    """Probabilists' Hermite polynomial He_k(z) by the three-term recurrence He_{n+1} = z He_n - n He_{n-1}.
+
+    Kept in torch (not numpy.polynomial.hermite_e.hermeval) because fresh batches are drawn on the training
+    device; tests/test_mlp.py checks it against hermeval."""
     prev, cur = torch.ones_like(z), z
     if k == 0:
         return prev
@@ -56,6 +59,21 @@ class SyntheticDataModule(FullBatchDataModule):
 
     train_size=None draws `batch_size` fresh samples every step; an int fixes a train set that is
     used full batch. Validation is always a fixed held-out set of `val_size` samples.
+
+    Args:
+        input_dim: input dimension d.
+        target: xor (y = x1 x2), sign_xor, single_index (sum_k c_k He_k(x1)), staircase or linear.
+        input_distribution: gaussian N(0, I), uniform on [-1, 1]^d or hypercube {-1, 1}^d.
+        train_size: a fixed train set of this many samples, used full batch; null: `batch_size` fresh samples
+            every step ("infinite data").
+        batch_size: samples per step when train_size is null.
+        val_size: samples in the fixed held-out validation set.
+        test_size: samples in a separate test split (`mfnn test`, `mfnn predict`); 0: none.
+        noise_std: std of Gaussian label noise added to every target.
+        hermite_coeffs: coefficients c_k of the single-index target's Hermite expansion.
+        staircase_degree: degree of the staircase target (at most input_dim).
+        steps_per_epoch: optimiser steps per Lightning epoch (validation runs per epoch).
+        seed: seed of every sample drawn (train, validation, test).
     """
 
     def __init__(
@@ -66,6 +84,7 @@ class SyntheticDataModule(FullBatchDataModule):
         train_size: int | None = None,
         batch_size: int = 1024,
         val_size: int = 4096,
+        test_size: int = 4096,
         noise_std: float = 0.0,
         hermite_coeffs: list[float] = [0.0, 1.0],
         staircase_degree: int = 3,
@@ -79,6 +98,7 @@ class SyntheticDataModule(FullBatchDataModule):
         require(train_size is None or train_size > 0, "train_size", f"must be > 0 or null for fresh data (got {train_size})")
         require_positive(batch_size, "batch_size")
         require_positive(val_size, "val_size")
+        require(test_size >= 0, "test_size", f"must be >= 0 (got {test_size})")
         require_positive(steps_per_epoch, "steps_per_epoch")
         require(math.isfinite(noise_std) and noise_std >= 0, "noise_std", f"must be >= 0 and finite (got {noise_std})")
         require(target not in ("xor", "sign_xor") or input_dim >= 2, "input_dim", f"target {target!r} needs >= 2 (got {input_dim})")
@@ -87,6 +107,7 @@ class SyntheticDataModule(FullBatchDataModule):
         self.save_hyperparameters()
         self.input_dim, self.input_distribution = input_dim, input_distribution
         self.train_size, self.batch_size, self.val_size, self.noise_std = train_size, batch_size, val_size, noise_std
+        self.test_size = test_size
         teacher = torch.zeros(input_dim)
         teacher[0] = 1.0
         self.target = SyntheticTarget(target, input_dim, list(hermite_coeffs), staircase_degree, teacher)
@@ -102,6 +123,8 @@ class SyntheticDataModule(FullBatchDataModule):
         splits = {"val": self.sample(self.val_size, generator)}
         if self.train_size is not None:
             splits["train"] = self.sample(self.train_size, generator)
+        if self.test_size:  # drawn last, so the train and validation samples do not depend on it
+            splits["test"] = self.sample(self.test_size, generator)
         return splits
 
     def train_dataloader(self):

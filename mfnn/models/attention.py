@@ -39,7 +39,18 @@ def quadratic_risk_per_sample(M: torch.Tensor, G: torch.Tensor, C: torch.Tensor,
 
 
 class DotProductAttention(MFNNModule):
-    """Ensemble of tied low-rank attention students; built on the data module's teachers at setup."""
+    """Ensemble of tied low-rank attention students; built on the data module's teachers at setup.
+
+    Args:
+        rank: columns r of the tied query/key matrix W_Q (d, r).
+        inits: initialisations, one ensemble axis: positional (1_d/sqrt(d)), semantic (Q*), random.
+        weight_decay: lambda of the ridge term (lambda/2)|W_Q|^2, added to the risk.
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters).
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
+    """
 
     def __init__(
         self,
@@ -95,6 +106,9 @@ class DotProductAttention(MFNNModule):
         """y_hat: (S, A, I, n, L, d)."""
         return einsum(self.scores(x), x, "s a i n l k, s n k d -> s a i n l d")
 
+    def predict_inputs(self, batch) -> tuple:
+        return (batch["x"],)
+
     def member_risks(self, batch) -> torch.Tensor:
         """Data term of R per member: sum over its samples of |y_hat - y|^2/(2d). (S, A, I)."""
         ell = quadratic_risk_per_sample(self.scores(batch["x"]), batch["xx"], batch["xy"], batch["yy"])
@@ -128,7 +142,16 @@ class DotProductAttention(MFNNModule):
 
 
 class LinearPositional(MFNNModule):
-    """Linear baseline y_hat = B Z with B: (L, L) per member, B: (S, A, L, L) for the ensemble."""
+    """Linear baseline y_hat = B Z with B: (L, L) per member, B: (S, A, L, L) for the ensemble.
+
+    Args:
+        weight_decay: lambda of the ridge term on B.
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters).
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
+    """
 
     def __init__(self, weight_decay: float = 1e-4, optimizer: OptimizerCallable = torch.optim.Adam,
                  warmup_steps: int = 0, compile: bool = False):

@@ -6,6 +6,10 @@ parameters need a learning-rate multiplier (mean-field SGD), `param_groups()`.
 """
 from __future__ import annotations
 
+import copy
+import functools
+import importlib
+import inspect
 import math
 from typing import Any
 
@@ -13,7 +17,8 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 
-from mfnn.errors import require
+import mfnn.console  # noqa: F401  (drops Lightning's promotional tips)
+from mfnn.errors import ConfigError, require
 from mfnn.parameterization import is_sgd_like, readout_scale, scale_param_groups  # noqa: F401 (readout_scale re-exported)
 
 
@@ -33,7 +38,66 @@ def check_optimizer_settings(settings: dict) -> None:
                 f"must be {'> 0' if name == 'lr' else '>= 0'} and finite (got {value})")
 
 
+def batch_size_of(batch) -> int:
+    """Samples in a batch: the leading size of its first tensor ((x, y) tuples, modular pairs, attention dicts)."""
+    first = next(iter(batch.values())) if isinstance(batch, dict) else batch[0] if isinstance(batch, (tuple, list)) else batch
+    return int(first.shape[0]) if isinstance(first, torch.Tensor) and first.dim() else 1
+
+
+def optimizer_class(factory) -> type | None:
+    """The optimiser class a factory builds: a class itself, functools.partial(cls, ...), or the callable
+    jsonargparse makes from a config's class_path (a partial whose last positional argument is the class)."""
+    if isinstance(factory, type):
+        return factory
+    if isinstance(factory, functools.partial):
+        if isinstance(factory.func, type):
+            return factory.func
+        classes = [a for a in factory.args if isinstance(a, type) and issubclass(a, torch.optim.Optimizer)]
+        return classes[-1] if classes else None
+    return None
+
+
+def optimizer_spec(factory) -> dict | None:
+    """{"class_path", "init_args"} of an optimiser factory (what a checkpoint stores to rebuild it), or None
+    for a factory that is not a class with keyword arguments (a lambda)."""
+    cls = optimizer_class(factory)
+    if cls is None:
+        return None
+    kwargs = dict(factory.keywords) if isinstance(factory, functools.partial) else {}
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": kwargs}
+
+
+def optimizer_from_spec(spec: dict):
+    """The factory of `optimizer_spec`'s dict: functools.partial(class, **init_args)."""
+    module, _, name = spec["class_path"].rpartition(".")
+    return functools.partial(getattr(importlib.import_module(module), name), **(spec.get("init_args") or {}))
+
+
+def sgd_like_class(cls: type | None) -> bool:
+    return cls is not None and (issubclass(cls, torch.optim.SGD) or bool(getattr(cls, "sgd_like", False)))
+
+
+def missing_lr_message(cls: type) -> str:
+    default = inspect.signature(cls).parameters.get("lr")
+    default = default.default if default is not None else None
+    where = "torch.optim" if getattr(torch.optim, cls.__name__, None) is cls else cls.__module__
+    return (f"is required for {cls.__name__}: its default ({default}) does not follow the parameterisation "
+            "(under mean_field the lr is multiplied by the width); e.g. "
+            f"optimizer=functools.partial({where}.{cls.__name__}, lr=0.5), or in a config "
+            f"optimizer: {{class_path: {where}.{cls.__name__}, init_args: {{lr: 0.5}}}}")
+
+
 class MFNNModule(L.LightningModule):
+    """Base of every mfnn model: optimiser from config, width-aware learning rates, non-finite-loss guard.
+
+    Args:
+        optimizer: the optimiser factory, called with the parameter groups (in a config: `class_path` and
+            `init_args`). An SGD-like optimiser needs an explicit `lr` (the learning rate before the width
+            multiplier of the parameterisation); Adam-like ones may use their own default.
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
+    """
+
     def __init__(
         self,
         optimizer: OptimizerCallable = torch.optim.AdamW,
@@ -42,11 +106,24 @@ class MFNNModule(L.LightningModule):
     ):
         super().__init__()
         require(warmup_steps >= 0, "warmup_steps", f"must be >= 0 (got {warmup_steps})")
+        if isinstance(optimizer, dict):  # as stored in a checkpoint's hyperparameters (load_from_checkpoint)
+            optimizer = optimizer_from_spec(optimizer)
         check_optimizer_settings(getattr(optimizer, "keywords", {}))
         self.optimizer_factory = optimizer
         self.warmup_steps = warmup_steps
         self.compile_net = compile
         self.optimizer_settings: dict | None = None  # lr, weight_decay as configured (set by configure_optimizers)
+
+    def save_hyperparameters(self, *args, ignore=None, frame=None, logger: bool = True) -> None:
+        """Lightning's, plus the optimiser as {class_path, init_args}: `load_from_checkpoint` rebuilds the
+        optimiser the run trained with (subclasses pass ignore=["optimizer"]: the factory itself is not
+        serialisable)."""
+        super().save_hyperparameters(*args, ignore=ignore, frame=frame or inspect.currentframe().f_back,
+                                     logger=logger)
+        spec = optimizer_spec(self.optimizer_factory)
+        if spec is not None:
+            self._hparams["optimizer"] = spec
+            self._hparams_initial = copy.deepcopy(self._hparams)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Lightning sets `_current_fx_name` around every hook (~40 times a step); nn.Module.__setattr__
@@ -98,25 +175,29 @@ class MFNNModule(L.LightningModule):
         last_of_epoch = loop.batch_progress.current.ready >= trainer.num_training_batches
         return last_of_epoch or (0 < trainer.max_steps <= trainer.global_step + 1)
 
-    def transfer_batch_to_device(self, batch, device, dataloader_idx):
-        # Our batches already live on the device; skip Lightning's recursive walk over the batch.
-        if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) and t.device == device
-                                                    for t in batch):
-            return batch
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     def validation_step(self, batch, batch_idx):
         # Every rank evaluates the whole (unsharded) validation set, so no sync is needed under DDP.
         loss, metrics = self.loss_and_metrics(batch, "val")
         loss = metrics.pop("loss", loss)
-        self.log_dict({f"val/{k}": v for k, v in metrics.items()}, prog_bar=True)
-        self.log("val/loss", loss, prog_bar=True)
+        size = batch_size_of(batch)  # given, so Lightning does not guess it from a tuple/dict of tensors
+        self.log_dict({f"val/{k}": v for k, v in metrics.items()}, prog_bar=True, batch_size=size)
+        self.log("val/loss", loss, prog_bar=True, batch_size=size)
 
     def test_step(self, batch, batch_idx):
         loss, metrics = self.loss_and_metrics(batch, "test")
         loss = metrics.pop("loss", loss)
-        self.log_dict({f"test/{k}": v for k, v in metrics.items()})
-        self.log("test/loss", loss)
+        size = batch_size_of(batch)
+        self.log_dict({f"test/{k}": v for k, v in metrics.items()}, batch_size=size)
+        self.log("test/loss", loss, batch_size=size)
+
+    def predict_inputs(self, batch) -> tuple:
+        """The forward's arguments in a batch: x of an (x, y) batch by default; models with other batches
+        (modular pairs, attention sequences) override it."""
+        return (batch[0],)
+
+    def predict_step(self, batch, batch_idx):
+        """The model's output on a batch of the data module's predict split (`mfnn predict`)."""
+        return self(*self.predict_inputs(batch))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # What a resume compares its config with (mfnn.cli.resume_differences).
@@ -137,7 +218,15 @@ class MFNNModule(L.LightningModule):
             )
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.param_groups())
+        factory = self.optimizer_factory
+        cls = optimizer_class(factory)
+        # Python use: a bare SGD class or partial(SGD) without lr would silently train at torch's 1e-3
+        # (jsonargparse's factories always carry lr; mfnn.cli checks the config for an explicit one).
+        plain_partial = isinstance(factory, functools.partial) and isinstance(factory.func, type)
+        no_lr = isinstance(factory, type) or (plain_partial and "lr" not in factory.keywords and not factory.args)
+        if sgd_like_class(cls) and no_lr:
+            raise ConfigError("optimizer.init_args.lr", missing_lr_message(cls))
+        optimizer = factory(self.param_groups())
         # The settings as written (before the width scaling): what analyses of this run read back.
         first = optimizer.param_groups[0]
         self.optimizer_settings = {"lr": first["lr"], "weight_decay": first.get("weight_decay", 0.0),

@@ -49,6 +49,20 @@ class _LossOf(nn.Module):
 
 
 class Ensemble(MFNNModule):
+    """K copies of one model trained as one batched program (torch.func.vmap over stacked parameters).
+
+    Args:
+        member: builds one member (config: the member model's class_path and init_args); its optimiser is the
+            ensemble's.
+        members: number of copies K.
+        seed: seed of member 0's initialisation; member k uses seed + k (unless `seeds` is given).
+        seeds: one initialisation seed per member.
+        weight_decays: one weight decay per member (default: the optimiser's, shared).
+        batch_per_member: the data module gives each member its own batch (leading axis K).
+        log_members: also log every member's metrics (as <stage>/<name>_k<index>).
+        warmup_steps: linear learning-rate warm-up (default: the member's).
+    """
+
     def __init__(
         self,
         member: Callable[[], MFNNModule],
@@ -103,6 +117,9 @@ class Ensemble(MFNNModule):
             return functional_call(self._loss_of, (p, b), (data, stage))
 
         return vmap(one, in_dims=(0, 0, 0 if self.batch_per_member else None))(params, buffers, batch)
+
+    def predict_inputs(self, batch) -> tuple:
+        return self.template.predict_inputs(batch)
 
     def forward(self, *args):
         """Every member's output: (K, ...)."""

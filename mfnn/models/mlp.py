@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
+from torchmetrics.functional.classification import multiclass_accuracy
 
 from mfnn.errors import require, require_choice, require_fits_in_memory, require_positive
 from mfnn.models.base import MFNNModule
@@ -159,7 +160,27 @@ class MLPNet(nn.Module):
 
 
 class MLP(MFNNModule):
-    """Fully connected network trained on (x, y) batches with MSE or cross-entropy."""
+    """Fully connected network trained on (x, y) batches with MSE or cross-entropy.
+
+    Args:
+        input_dim: input dimension d (inputs enter as x / sqrt(d)).
+        width: hidden neurons N per layer.
+        depth: hidden layers.
+        output_dim: outputs C (1: a scalar regression target).
+        activation: the hidden nonlinearity.
+        parameterization: how the readout scales with N: mean_field (1/N, feature learning), ntk (1/sqrt(N),
+            lazy) or standard (1, with readout weights of std 1/sqrt(N)).
+        bias: give each hidden neuron a bias.
+        init_std_in: std of the incoming weights at initialisation.
+        init_std_bias: std of the biases at initialisation.
+        init_std_out: std of the readout weights at initialisation (divided by sqrt(N) under standard).
+        loss: mse (regression) or cross_entropy (classification, targets are class indices).
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters).
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
+    """
 
     def __init__(
         self,
@@ -198,11 +219,31 @@ class MLP(MFNNModule):
             loss = F.mse_loss(out, y)
             return loss, {"mse": loss.detach()}
         loss = F.cross_entropy(out, y)
-        return loss, {"acc": (out.argmax(-1) == y).float().mean()}
+        # torchmetrics' multiclass accuracy (micro average: the fraction of correct samples)
+        return loss, {"acc": multiclass_accuracy(out.detach(), y, num_classes=out.shape[-1], average="micro")}
 
 
 class TwoLayerMLP(MLP):
-    """f(x) = s_N sum_i a_i act(w_i . x / sqrt(d) + b_i): one hidden layer (the mean-field workhorse)."""
+    """f(x) = s_N sum_i a_i act(w_i . x / sqrt(d) + b_i): one hidden layer (the mean-field workhorse).
+
+    Args:
+        input_dim: input dimension d (inputs enter as x / sqrt(d)).
+        width: hidden neurons N per layer.
+        output_dim: outputs C (1: a scalar regression target).
+        activation: the hidden nonlinearity.
+        parameterization: how the readout scales with N: mean_field (1/N, feature learning), ntk (1/sqrt(N),
+            lazy) or standard (1, with readout weights of std 1/sqrt(N)).
+        bias: give each hidden neuron a bias.
+        init_std_in: std of the incoming weights at initialisation.
+        init_std_bias: std of the biases at initialisation.
+        init_std_out: std of the readout weights at initialisation (divided by sqrt(N) under standard).
+        loss: mse (regression) or cross_entropy (classification, targets are class indices).
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters).
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
+    """
 
     def __init__(
         self,
@@ -225,7 +266,27 @@ class TwoLayerMLP(MLP):
 
 
 class DeepMLP(MLP):
-    """`depth` hidden layers of equal width; mean-field/ntk/standard applies to the readout."""
+    """`depth` hidden layers of equal width; mean-field/ntk/standard applies to the readout.
+
+    Args:
+        input_dim: input dimension d (inputs enter as x / sqrt(d)).
+        width: hidden neurons N per layer.
+        depth: hidden layers (hidden-to-hidden weights enter as W h / sqrt(N)).
+        output_dim: outputs C (1: a scalar regression target).
+        activation: the hidden nonlinearity.
+        parameterization: how the readout scales with N: mean_field (1/N, feature learning), ntk (1/sqrt(N),
+            lazy) or standard (1, with readout weights of std 1/sqrt(N)).
+        bias: give each hidden neuron a bias.
+        init_std_in: std of the incoming weights at initialisation.
+        init_std_bias: std of the biases at initialisation.
+        init_std_out: std of the readout weights at initialisation (divided by sqrt(N) under standard).
+        loss: mse (regression) or cross_entropy (classification, targets are class indices).
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters).
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
+    """
 
     def __init__(
         self,

@@ -74,7 +74,23 @@ def one_hot_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 class ModularMLP(MFNNModule):
-    """Gromov's grokking MLP on (a + b) mod p; `members` independent copies (one per data split)."""
+    """Gromov's grokking MLP on (a + b) mod p; `members` independent copies (one per data split).
+
+    Args:
+        p: the modulus (inputs are one-hot a and b, outputs p logits).
+        width: hidden neurons N (quadratic activation).
+        members: independent copies trained at once, one per data split (must match the data module's
+            train_fractions).
+        parameterization: readout scaling with N: mean_field (1/N), ntk (1/sqrt(N)) or standard.
+        init_std_in: std of the input weights at initialisation.
+        init_std_out: std of the readout weights at initialisation.
+        loss: mse on one-hot targets (Gromov) or cross_entropy.
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters).
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
+    """
 
     def __init__(
         self,
@@ -102,6 +118,9 @@ class ModularMLP(MFNNModule):
 
     def forward(self, a, b):
         return self.net(a, b)
+
+    def predict_inputs(self, batch) -> tuple:
+        return batch[0], batch[1]  # (a, b) of an (a, b, y, mask) batch
 
     def setup(self, stage: str) -> None:
         data = getattr(self.trainer, "datamodule", None) if self._trainer else None

@@ -89,7 +89,22 @@ def fourier_start(C: int, N: int, P: int, phi: float) -> torch.Tensor:
 
 
 class QuadraticModular(MFNNModule):
-    """Chains x sigma^2 points of f_p = sum_i a_pi (w_i . x)^2 on (n + m) mod P, sampled by Langevin dynamics."""
+    """Chains x sigma^2 points of f_p = sum_i a_pi (w_i . x)^2 on (n + m) mod P, sampled by Langevin dynamics.
+
+    Args:
+        p: the modulus P (an odd prime).
+        width: hidden neurons N.
+        noise_vars: likelihood noise variances sigma^2, one posterior per value.
+        chains_per_point: independent Langevin chains per sigma^2.
+        sigma_a2: prior variance of the readout weights, times N.
+        gamma: strength of the sextic Fourier-space potential (0: none).
+        hot_chains_per_point: chains per point started on the Fourier (learned) side instead of the prior.
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters).
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
+    """
 
     def __init__(
         self,
@@ -138,6 +153,9 @@ class QuadraticModular(MFNNModule):
 
     def forward(self) -> torch.Tensor:
         return quadratic_table(self.w, self.v, self.a)  # (C, P^2, P) on every pair
+
+    def predict_inputs(self, batch) -> tuple:
+        return ()  # the output is the whole table, whatever the batch
 
     def param_groups(self):
         # Prior variance of each group = its Langevin step scale (weight_decay=1 -> precision 1/variance).

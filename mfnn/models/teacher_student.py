@@ -40,7 +40,23 @@ def teacher_overlaps(W: torch.Tensor, w_star: torch.Tensor) -> tuple[torch.Tenso
 
 
 class ErfStudent(MFNNModule):
-    """Chains x sigma^2 points of a two-layer erf network sampled by Langevin dynamics (Bayesian posterior)."""
+    """Chains x sigma^2 points of a two-layer erf network sampled by Langevin dynamics (Bayesian posterior).
+
+    Args:
+        input_dim: input dimension d.
+        width: hidden neurons N.
+        noise_vars: likelihood noise variances sigma^2, one posterior per value.
+        chains_per_point: independent Langevin chains per sigma^2.
+        sigma_w2: prior variance of the input weights, times d (w ~ N(0, sigma_w2 / d)).
+        sigma_a2: prior variance of the readout weights, times N (a ~ N(0, sigma_a2 / N)).
+        teacher_index: the input coordinate the single-index teacher w* points along.
+        specialised_cos: |cos(w, w*)| above which a neuron counts as specialised to the teacher.
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters).
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
+    """
 
     def __init__(
         self,

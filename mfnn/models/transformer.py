@@ -26,6 +26,18 @@ class ModularTransformer(MFNNModule):
     W_E (p+1, d)  W_pos (3, d)  W_Q/W_K/W_V (H, d, dh)  W_O (H, dh, d)  W_in (d, d_mlp)  b_in (d_mlp)
     W_out (d_mlp, d)  b_out (d)  W_U (d, p). The loss is cross-entropy at the last position with the
     log-softmax in float64 (float32 rounding otherwise floors the train loss and stalls cleanup).
+
+    Args:
+        p: the modulus (tokens 0..p-1 and "=" as token p).
+        d_model: residual stream width d.
+        n_heads: attention heads H.
+        d_head: width of each head.
+        d_mlp: hidden neurons of the MLP block.
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters).
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training.
     """
 
     def __init__(
@@ -86,6 +98,9 @@ class ModularTransformer(MFNNModule):
     @staticmethod
     def per_pair_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return -logits.double().log_softmax(-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+
+    def predict_inputs(self, batch) -> tuple:
+        return batch[0], batch[1]  # (a, b) of an (a, b, y, mask) batch
 
     def loss_and_metrics(self, batch, stage):
         if stage == "train":

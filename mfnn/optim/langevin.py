@@ -25,6 +25,16 @@ from mfnn.errors import require
 
 
 class Langevin(torch.optim.Optimizer):
+    """Langevin dynamics: theta <- theta - lr (grad U + weight_decay theta) + sqrt(2 lr temperature) xi.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: step size (SGD-like: the parameterisation's width multiplier applies; mfnn requires it given).
+        temperature: the noise temperature T (stationary law exp(-U / T)); 0 is plain gradient descent.
+        weight_decay: precision of the Gaussian prior (weight_decay theta added to the gradient).
+        seed: seed of the noise generator (default: torch.initial_seed(), which seed_everything sets).
+    """
+
     sgd_like = True  # mean-field lr scaling (sgd_lr_scale) applies, as for SGD
 
     def __init__(self, params, lr: float = 1e-3, temperature: float = 1.0, weight_decay: float = 0.0,

@@ -5,7 +5,7 @@
 Wires library parts only: the theory solver (mfnn.theory.attention), GD on the attention ensemble and the
 linear baseline through the mfnn CLI (configs/attention/*.yaml), mfnn.report checks and one figure.
 --tiny: a seconds-long smoke run (d = 20, few steps, coarse grids). --gpu: the *_gpu.yaml configs and the
-full theory grid. The authors' published curves are overlaid when ../shared/reference/cui2024 exists.
+full theory grid. The authors' published curves (replications/attention/reference/) are overlaid.
 """
 from __future__ import annotations
 
@@ -27,14 +27,14 @@ from mfnn.experiment import CONFIGS, ReplicationCLI, fit as fit_config, staged_o
 from mfnn.report import Check, Report  # noqa: E402
 from mfnn.theory.attention import AttentionSetup, AttentionTheory, first_crossing  # noqa: E402
 
-REFERENCE = ROOT.parent / "shared" / "reference" / "cui2024"
+REFERENCE = Path(__file__).resolve().parent / "reference"  # the authors' published CSVs (see its README)
 HERE = Path(__file__).resolve().parent
 # alpha_c at increasing quadrature resolution and with the authors' rules: `python replications/attention/alpha_c_convergence.py`
 CONVERGENCE = HERE / "alpha_c_convergence.json"
 # GD end states at omega = 0 across d and training time: `python replications/attention/gd_small_omega.py`
 GD_SMALL_OMEGA = HERE / "gd_small_omega.json"
 PAPER = "Cui et al. 2024"
-# alpha_c(omega) at sigma = 0.5, lam = 0.01, A = [[.6,.4],[.4,.6]] (issue 5 / the paper)
+# alpha_c(omega) at sigma = 0.5, lam = 0.01, A = [[.6,.4],[.4,.6]] (the paper)
 PAPER_ALPHA_C = {0.0: 0.548, 0.1: 0.707, 0.2: 0.928, 0.3: 1.241, 0.4: 1.751}
 # omega = 0.3, alpha = 2
 PAPER_AT_2 = {"semantic": 0.0014, "positional": 0.0035, "m_positional": 0.26, "linear": 0.0020}
@@ -162,9 +162,9 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def load_reference(omega: float = 0.3) -> dict | None:
-    if not REFERENCE.exists():
-        print(f"[attention] reference data not found at {REFERENCE}; skipping the overlay")
-        return None
+    if not REFERENCE.exists():  # shipped with the repository: never drop the overlay and its checks silently
+        raise FileNotFoundError(f"{REFERENCE}: the authors' reference curves are missing (see replications/attention/"
+                                "reference/README.md)")
     ref = {}
     for branch, suffix in (("semantic", ""), ("positional", "_para")):
         rows = sorted(read_csv(REFERENCE / "theory" / f"repl_softmax_Mixed_sig0.5_lamb0.01_omega{omega}{suffix}.csv"),
