@@ -69,3 +69,22 @@ def test_unbounded_objective_is_reported_not_converged():
     res = converge(theta0, x, 0.3 * y, s=0.0, wd=0.0, tol=1e-6, max_iter=20)
     assert res.fraction_converged < 0.5
     assert float(res.theta[:, -1].abs().mean()) > float(theta0[:, -1].abs().mean()) + 5  # a runs away
+
+
+def test_anneal_factor_and_snapshots():
+    from mfnn.callbacks.foreground import AnnealLR
+
+    a = AnnealLR(start=10, end=20, final=0.1)
+    assert a.factor(0) == 1.0 and a.factor(10) == 1.0 and abs(a.factor(15) - 0.55) < 1e-12
+    assert abs(a.factor(20) - 0.1) < 1e-12 and abs(a.factor(99) - 0.1) < 1e-12
+
+
+def test_null_score_and_energy_distance_tell_laws_apart():
+    from mfnn.analysis.clouds import energy_distance, null_score
+
+    g = torch.Generator().manual_seed(0)
+    clouds = [torch.randn(256, 3, generator=g) for _ in range(6)]
+    null = torch.tensor([energy_distance(clouds[i], clouds[j]) for i in range(5) for j in range(i + 1, 5)])
+    same = null_score(energy_distance(clouds[5], clouds[0]), null)
+    shifted = null_score(energy_distance(clouds[5] + torch.tensor([0.5, 0, 0]), clouds[0]), null)
+    assert same["z"] < 3 and shifted["z"] > 3 and shifted["p"] == 1 / 11

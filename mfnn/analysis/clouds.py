@@ -102,4 +102,4 @@ def null_score(value: float, null: torch.Tensor) -> dict[str, float]:
     null = torch.as_tensor(null, dtype=torch.float64)
     mean, sd = float(null.mean()), float(null.std())
     return {"value": value, "null_mean": mean, "null_sd": sd, "z": (value - mean) / max(sd, 1e-300),
-            "p": float((1 + (null >= value).sum()) / (1 + len(null)))}
+            "p": (1 + int((null >= value).sum())) / (1 + len(null))}

@@ -4,8 +4,8 @@ assembled network with the background. Mean-field vs lazy (NTK) two-layer HardTa
 
     python replications/self_consistency/run.py [--out DIR] [--runs DIR] [--tiny] [--seed S]
 
-1. Backgrounds: configs/self_consistency/mean_field_seeds.yaml (5 seeds without weight decay, the same 5
-   with decay 0.01, one batched Ensemble; 2000 steps at lr 0.5 then annealed to rest) and lazy_seeds.yaml
+1. Backgrounds: configs/self_consistency/mean_field_seeds.yaml (6 seeds without weight decay, the same 6
+   with decay 0.01, one batched Ensemble; N = 512, 1500 steps at lr 0.5 then annealed to rest) and lazy_seeds.yaml
    (5 NTK seeds). The 10 seed-to-seed pairs of each group are the null every cloud distance is read against.
 2. Foreground (mfnn.foreground.converge): for the first 3 seeds of each group, 2048 neurons from the initial
    law minimise V_s(theta) = -2 a <r phi> + s a^2 <phi^2> + wd/2 |theta|^2 (r = y - f_bg) by saddle-free
@@ -46,7 +46,8 @@ CONVERGED = 0.99  # fraction of foreground neurons with |grad V| < tol
 BANDWIDTH_DIVISOR = 4  # RBF bandwidth = median pairwise distance / 4: the median is set by the spread of a
 TOL = 1e-4  # |grad V|: the sample objective's gradient jumps by ~|a r u| / n when a HardTanh kink crosses a point
 EARLY_STEP = 500
-TRAJECTORY_STEPS = 2000  # mean_field.yaml's length = the Ensemble's constant-lr phase
+DEAD = 0.1  # |theta| below which a neuron counts as sitting at the origin (init |theta| ~ 2)
+TRAJECTORY_STEPS = 1500  # mean_field.yaml's length = the Ensemble's constant-lr phase
 TINY = {"members": ["--trainer.max_steps=40", "--model.init_args.member.init_args.width=32",
                     "--data.init_args.batch_size=64", "--data.init_args.val_size=256",
                     "--trainer.check_val_every_n_epoch=1", "--data.init_args.steps_per_epoch=10"],
@@ -70,7 +71,7 @@ def callbacks_arg(steps: int, anneal_from: int, snapshots: list[int]) -> str:
 
 def fit_group(name: str, seeds: list[int], runs: Path, tiny: bool) -> dict:
     """Train one Ensemble config; return its members' nets, clouds (final and snapshots) and settings."""
-    steps, anneal_from = (40, 20) if tiny else (2500, 2000)
+    steps, anneal_from = (40, 20) if tiny else (2000, 1500)
     snaps = [10, 20] if tiny else [EARLY_STEP, TRAJECTORY_STEPS]
     config = CONFIGS / "self_consistency" / f"{name}_seeds.yaml"
     args = [f"--model.init_args.seeds={json.dumps(seeds)}", f"--seed_everything={seeds[0]}",
@@ -133,7 +134,8 @@ def analyse_group(group: dict, idx: list[int], objectives: dict, n_neurons: int,
                "fourfold_bg": fourfold_order(bg[:, :2]),
                "placebo": {"heldout": {s: score(s, heldout, bg) for s in stats},
                            "shuffled": {s: score(s, shuffled, bg) for s in stats},
-                           "early": {s: null_score(stats[s](group["early"][k], bg), nulls[s]) for s in stats}},
+                           # an early background of the held-out seed (the same seed's early cloud shares its init)
+                           "early": {s: null_score(stats[s](group["early"][idx[SEEDS]], bg), nulls[s]) for s in stats}},
                "objectives": {}}
         W, b, a = net.initial_neurons(0, n_neurons, torch.Generator().manual_seed(seed + 12345 + j))
         theta0 = torch.cat([W, b[:, None], a], 1)
@@ -146,6 +148,10 @@ def analyse_group(group: dict, idx: list[int], objectives: dict, n_neurons: int,
                 "grad_median": float(c.grad_norm.median()), "grad_max": float(c.grad_norm.max()),
                 "mean_abs_a": float(fg[:, 3].abs().mean()), "bg_mean_abs_a": float(bg[:, 3].abs().mean()),
                 "mean_abs_w": float(fg[:, :2].norm(dim=1).mean()), "bg_mean_abs_w": float(bg[:, :2].norm(dim=1).mean()),
+                # neurons at the origin theta = 0 (a stationary point of V_0: phi(0) = 0), i.e. never recruited
+                "dead": float((fg.norm(dim=1) < DEAD).double().mean()),
+                "bg_dead": float((bg.norm(dim=1) < DEAD).double().mean()),
+                "unconverged_mean_abs_a": float(fg[~c.converged, 3].abs().mean()) if not c.converged.all() else 0.0,
                 "fg_loss": assembled_loss(net, fg, xv, yv) if finite else float("nan"),
                 **({s_: score(s_, fg, bg) for s_ in stats} if finite else {}),
             }
@@ -218,7 +224,7 @@ def checks(report: Report, res: dict) -> None:
     for g, label in ((mf0, "wd 0"), (mfd, "wd 0.01")):  # lazy: a is independent of (w, b), shuffling keeps the law
         seed_check(report, f"placebo {label}: a shuffled against (w, b) in place of FG, z(MMD)",
                    pvals(g, "shuffled", "mmd"), Z_APART, "min", "the alignment test rejects a wrong joint law")
-    seed_check(report, f"placebo wd 0: BG {EARLY_STEP} steps in vs trained BG, z(MMD)",
+    seed_check(report, f"placebo wd 0: held-out seed's BG {EARLY_STEP} steps in, in place of FG, z(MMD)",
                pvals(mf0, "early", "mmd"), Z_APART, "min", "the kernel resolves the cloud's shape")
     report.add(Check("characteristic flow (trajectory replay): z of MMD(FG, BG)", flow["mmd"]["z"], Z_ALIGN, kind="max",
                      source="mean-field characteristic flow reproduces the recorded background"))
@@ -253,6 +259,9 @@ def tables(res: dict) -> str:
             row("  mean |w|: BG", [o["bg_mean_abs_w"] for o in O])
             row("  mean |a|: FG", [o["mean_abs_a"] for o in O])
             row("  mean |a|: BG", [o["bg_mean_abs_a"] for o in O])
+            row(f"  fraction at the origin (|θ| < {DEAD}): FG", [o["dead"] for o in O])
+            row(f"  fraction at the origin (|θ| < {DEAD}): BG", [o["bg_dead"] for o in O])
+            row("  mean |a| of the unconverged FG neurons", [o["unconverged_mean_abs_a"] for o in O])
             row("  FG network held-out MSE", [o["fg_loss"] for o in O])
             if "mmd" in O[0]:
                 row("  MMD(FG, BG)", [o["mmd"]["value"] for o in O])
@@ -282,8 +291,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     seed = args.seed or 0
     n_neurons = args.neurons or (64 if args.tiny else 2048)
-    quad = grid(16 if args.tiny else 64)
-    max_iter = 8 if args.tiny else 60
+    quad = grid(16 if args.tiny else 48)
+    max_iter = 8 if args.tiny else 150
     seeds = list(range(seed, seed + SEEDS))
     fg_seeds = 2 if args.tiny else FG_SEEDS
     width = None
