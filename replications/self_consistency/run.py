@@ -115,6 +115,8 @@ def analyse_group(group: dict, idx: list[int], objectives: dict, n_neurons: int,
     stats = {"mmd": lambda u, v: mmd(u, v, sigma), "energy": energy_distance,
              "mmd_median_bw": lambda u, v: mmd(u, v, sigma_median)}
     nulls = {k: null_of(clouds, f) for k, f in stats.items()}
+    alive = lambda c: c[c.norm(dim=1) >= DEAD]  # noqa: E731  neurons away from the origin (recruited)
+    alive_null = null_of([alive(c) for c in clouds], stats["mmd"])
     xq, yq = quad
     xv, yv = group["val"]
     out = {"bandwidth": sigma, "bandwidth_median": sigma_median, "null": {k: v.tolist() for k, v in nulls.items()},
@@ -155,6 +157,9 @@ def analyse_group(group: dict, idx: list[int], objectives: dict, n_neurons: int,
                 "fg_loss": assembled_loss(net, fg, xv, yv) if finite else float("nan"),
                 **({s_: score(s_, fg, bg) for s_ in stats} if finite else {}),
             }
+            if finite and len(alive(fg)) >= 2:  # the recruited neurons only: do their positions match?
+                res["objectives"][name]["alive_mmd"] = null_score(split_distance(alive(fg), alive(bg), stats["mmd"]),
+                                                                  alive_null)
             if j == 0:
                 out["clouds"][name] = fg
             print(f"  seed {k} {name}: converged {c.fraction_converged:.3f} in {c.iterations} it ({c.seconds:.0f} s), "
@@ -268,6 +273,8 @@ def tables(res: dict) -> str:
                 row("  z(MMD)", [o["mmd"]["z"] for o in O])
                 row("  z(energy)", [o["energy"]["z"] for o in O])
                 row("  z(MMD at the median bandwidth)", [o["mmd_median_bw"]["z"] for o in O])
+            if all("alive_mmd" in o for o in O):
+                row(f"  z(MMD) of the neurons away from the origin only (|θ| >= {DEAD})", [o["alive_mmd"]["z"] for o in O])
         for p, name in (("heldout", "BG of a held-out seed"), ("shuffled", "shuffled a"),
                         ("early", f"BG at step {EARLY_STEP}")):
             row(f"placebo {name}: z(MMD) ", [s["placebo"][p]["mmd"]["z"] for s in S])
