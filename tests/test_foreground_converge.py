@@ -1,7 +1,6 @@
 """The converged-foreground solver: exact gradients and Hessians of the single-neuron objective V_s,
 the test particle's gradient equals minus a background neuron's own velocity, and the solver stops on
 the gradient norm."""
-import math
 
 import pytest
 import torch

@@ -302,7 +302,6 @@ def main(argv=None) -> int:
     max_iter = 8 if args.tiny else 150
     seeds = list(range(seed, seed + SEEDS))
     fg_seeds = 2 if args.tiny else FG_SEEDS
-    width = None
     timings = {}
     t = time.perf_counter()
     seeds = seeds + [seed + SEEDS]  # the last one is held out of the null
