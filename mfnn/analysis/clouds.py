@@ -86,3 +86,20 @@ def fourfold_order(W: torch.Tensor, weight: torch.Tensor | None = None) -> float
     theta = torch.atan2(W[:, 1], W[:, 0])
     wt = W.square().sum(1) if weight is None else weight.detach().double().reshape(-1)
     return float((wt * torch.cos(4 * theta)).sum() / wt.sum())
+
+
+def energy_distance(X: torch.Tensor, Y: torch.Tensor) -> float:
+    """sqrt of the (V-statistic) energy distance 2 E|X - Y| - E|X - X'| - E|Y - Y'| (Szekely & Rizzo):
+    no bandwidth to choose; 0 iff the laws agree (for finite first moments)."""
+    X, Y = X.double(), Y.double()
+    d = 2 * torch.cdist(X, Y).mean() - torch.cdist(X, X).mean() - torch.cdist(Y, Y).mean()
+    return float(d.clamp_min(0).sqrt())
+
+
+def null_score(value: float, null: torch.Tensor) -> dict[str, float]:
+    """A distance read against its null sample (e.g. all seed-to-seed pairs): z = (value - mean) / sd
+    and the one-sided empirical p-value (1 + #{null >= value}) / (1 + n)."""
+    null = torch.as_tensor(null, dtype=torch.float64)
+    mean, sd = float(null.mean()), float(null.std())
+    return {"value": value, "null_mean": mean, "null_sd": sd, "z": (value - mean) / max(sd, 1e-300),
+            "p": (1 + int((null >= value).sum())) / (1 + len(null))}

@@ -132,3 +132,41 @@ class ForegroundCheck(L.Callback):
                         "foregrounds": {l: {p: vars(fg) for p, fg in fgs.items()}
                                         for l, fgs in self.foregrounds.items()}}, out / "foreground.pt")
         self.trajectory = None  # the recorded states are large; the results are what is kept
+
+
+class AnnealLR(L.Callback):
+    """Bring the background to rest before a converged-foreground check: from step `start` the learning
+    rate falls linearly to `final` x its configured value at step `end` (and stays there).
+
+    Mean-field SGD at a large lr ends on a cycle, not at a point (the readout's curvature times lr is
+    near 2: the residual flips sign every step), so the last iterate is not a stationary point of the
+    single-neuron objective even when the training loss has stopped falling; annealing removes the cycle
+    and the SGD noise. Works on any module whose optimiser groups carry their own lr (Ensemble too)."""
+
+    def __init__(self, start: int, end: int, final: float = 0.0):
+        require(0 <= start < end, "end", f"must exceed start >= 0 (got start {start}, end {end})")
+        require(0 <= final <= 1, "final", f"must be in [0, 1] (got {final})")
+        self.start, self.end, self.final = start, end, final
+
+    def factor(self, step: int) -> float:
+        t = min(max((step - self.start) / (self.end - self.start), 0.0), 1.0)
+        return 1 - (1 - self.final) * t
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        for optimizer in trainer.optimizers:
+            for group in optimizer.param_groups:
+                group.setdefault("anneal_base_lr", group["lr"])
+                group["lr"] = group["anneal_base_lr"] * self.factor(trainer.global_step)
+
+
+class StateSnapshots(L.Callback):
+    """Copies of the module's state_dict before the given training steps (e.g. an early background
+    to test whether a cloud distance can tell it from the trained one): `.states[step]`."""
+
+    def __init__(self, steps: list[int]):
+        self.steps = sorted(set(int(s) for s in steps))
+        self.states: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step in self.steps and trainer.global_step not in self.states:
+            self.states[trainer.global_step] = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}

@@ -38,6 +38,8 @@ Modules (plain PyTorch, no Lightning):
                  Foreground.predict(net, x): the assembled network (layer `layer` replaced by the M neurons)
   compare.py     compare(net, fg, x, y) -> {"mmd", "bandwidth", "bg_loss", "fg_loss", "resampled_loss", ...}
   throughput.py  foreground_throughput(...): batched neurons vs a Python loop (bench and reports)
+  converge.py    converge(theta0, x, r, s, wd, tol): the post's protocol for a two-layer background, every
+                 neuron minimising its single-neuron objective V_s to |grad| < tol (batched saddle-free Newton)
 The Lightning adapter is mfnn.callbacks.ForegroundCheck. Layer functions and the initial law are MLPNet's own.
 Only MSE backgrounds (the residual / dL/dz of the MSE) are supported.
 """
