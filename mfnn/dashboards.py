@@ -23,6 +23,7 @@ import math
 import netrc
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -70,6 +71,14 @@ def init_timeout() -> float:
     return value
 
 
+def say(line: str) -> None:
+    """One line on the terminal's stderr. While a run is live wandb wraps sys.stderr to copy it into the
+    run's output.log; the real stream is used so that the line shows where the user looks, at once."""
+    stream = sys.__stderr__ or sys.stderr
+    stream.write(line + "\n")
+    stream.flush()
+
+
 def first_line(err: BaseException) -> str:
     text = str(err).strip()
     return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
@@ -92,18 +101,27 @@ def start_run(project: str, name: str | None = None, group: str | None = None, t
         return wandb.init(mode="offline" if mode == "dryrun" else mode, **kwargs)
     server = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
     if not has_api_key():
-        raise WandbUnavailable(f"WANDB_MODE=online but no wandb API key is set (set WANDB_API_KEY or run "
-                               f"`wandb login`; or unset WANDB_MODE to log offline)")
+        raise WandbUnavailable("WANDB_MODE=online but no wandb API key is set (set WANDB_API_KEY or run "
+                               "`wandb login`; or unset WANDB_MODE to log offline)")
     timeout = init_timeout()
+    wandb_dir = Path(save_dir or os.environ.get("WANDB_DIR") or ".") / "wandb"
+    existed = wandb_dir.exists()
+    before = set(wandb_dir.glob("run-*")) if existed else set()
     try:
         return wandb.init(mode="online", settings=wandb.Settings(init_timeout=timeout), **kwargs)
     except Exception as err:  # noqa: BLE001 (no route, refused, bad key, timeout: all mean "not online now")
         reason = first_line(err)
+        # The failed attempt left a run-* folder that `wandb sync` would pick up: remove what it created.
+        if not existed:
+            shutil.rmtree(wandb_dir, ignore_errors=True)
+        else:
+            for d in set(wandb_dir.glob("run-*")) - before:
+                shutil.rmtree(d, ignore_errors=True)
         if demanded_online:
             raise WandbUnavailable(f"WANDB_MODE=online but wandb could not reach {server} within {timeout:g} s "
                                    f"({reason}); unset WANDB_MODE to fall back to an offline run") from None
-        sys.stderr.write(f"mfnn: wandb could not reach {server} within {timeout:g} s ({reason}); logging offline "
-                         f"instead (MFNN_WANDB_INIT_TIMEOUT sets the wait)\n")
+        say(f"mfnn: wandb could not reach {server} within {timeout:g} s ({reason}); logging offline instead "
+            f"(MFNN_WANDB_INIT_TIMEOUT sets the wait)")
         return wandb.init(mode="offline", **kwargs)
 
 
@@ -119,7 +137,7 @@ def announce(run) -> None:
     """Where an offline run was written and how to upload it (one line on stderr)."""
     where = offline_dir(run)
     if where is not None:
-        sys.stderr.write(f"mfnn: wandb offline run written to {where}; upload it with `wandb sync {where}`\n")
+        say(f"mfnn: wandb offline run written to {where}; upload it with `wandb sync {where}`")
 
 
 # ---- the logger -----------------------------------------------------------------------------------------
@@ -334,7 +352,7 @@ def log_report(report, out_dir: str | Path) -> None:
     where = offline_dir(run)
     run.finish()
     if where is not None:
-        sys.stderr.write(f"mfnn: wandb offline report run written to {where}; upload it with `wandb sync {where}`\n")
+        say(f"mfnn: wandb offline report run written to {where}; upload it with `wandb sync {where}`")
 
 
 # ---- reading an offline run back ---------------------------------------------------------------------------
@@ -378,7 +396,9 @@ def offline_records(path: str | Path):
 
 def read_offline_run(path: str | Path) -> dict:
     """An offline run as plain data: {"group", "tags", "name", "job_type", "config": {key: value},
-    "history": [row dict, ...], "summary": {key: value}, "files": [media paths]}. Nested keys are joined
+    "history": [row dict, ...], "summary": {key: value}, "files": [media paths], "finished": bool (the run's
+    exit record is written: wandb's service writes the file asynchronously, so a run just finished may
+    still be incomplete for a moment)}. Nested keys are joined
     with "." (wandb splits dotted keys into nested ones); media values are wandb's JSON descriptors
     ({"_type": "image-file" | "table-file", "path": ...})."""
     import json
@@ -391,7 +411,7 @@ def read_offline_run(path: str | Path) -> dict:
     if path.is_dir():  # an offline-run-* directory
         path = next(path.glob("run-*.wandb"))
     out = {"group": None, "tags": [], "name": None, "job_type": None, "config": {}, "history": [], "summary": {},
-           "files": []}
+           "files": [], "finished": False}
     for record in offline_records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
@@ -413,6 +433,8 @@ def read_offline_run(path: str | Path) -> dict:
                 put(out["summary"], item)
         elif kind == "files":
             out["files"] += [f.path for f in record.files.files]
+        elif kind == "exit":
+            out["finished"] = True
     # media descriptors arrive as nested keys (img._type, img.path, ...): fold them back into one dict each
     for d in [*out["history"], out["summary"]]:
         media = {}
@@ -421,3 +443,17 @@ def read_offline_run(path: str | Path) -> dict:
             media[base] = {k[len(base) + 1:]: d.pop(k) for k in [k for k in d if k.startswith(base + ".")]}
         d.update(media)
     return out
+
+
+def read_finished_run(path: str | Path, timeout_s: float = 120.0) -> dict:
+    """read_offline_run once the run's exit record is on disk (polling; an error after timeout_s)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = read_offline_run(path)
+        if run["finished"]:
+            return run
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path}: the run's exit record did not appear within {timeout_s:g} s")
+        time.sleep(0.2)
