@@ -167,3 +167,26 @@ def test_replication_option_is_validated_and_enables_the_group(tmp_path, monkeyp
     assert not dashboards.REPLICATION
     cli.parse(["--wandb.enabled", "--out", str(tmp_path / "o"), "--runs", str(tmp_path / "r")])
     assert dashboards.REPLICATION["name"] == "demo"
+
+
+@pytest.mark.slow  # a whole replication at tiny size, with wandb: ~1 minute of CPU under load
+def test_a_replication_logs_its_training_runs_and_its_report(tmp_path, monkeypatch):
+    from tests.helpers import load_script
+
+    monkeypatch.setattr(dashboards, "REPLICATION", {})
+    first_order = load_script("replications/first_order/run.py")
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    assert first_order.main(["--tiny", "--out", str(out), "--runs", str(runs), "--wandb.enabled=true"]) == 0
+    wandb.finish()
+    read = [dashboards.read_finished_run(f) for f in sorted(runs.rglob("offline-run-*/run-*.wandb"))]
+    assert {r["group"] for r in read} == {"first_order"}
+    reports = [r for r in read if r["job_type"] == "report"]
+    training = [r for r in read if r["job_type"] != "report"]
+    assert len(reports) == 1 and training
+    assert all("replication:first_order" in r["tags"] for r in read)
+    payload = json.loads((out / "metrics.json").read_text())
+    summary = reports[0]["summary"]
+    assert summary["checks/total"] == len(payload["checks"])
+    assert summary["checks/passed"] == sum(c["passed"] for c in payload["checks"])
+    figures = {k for row in reports[0]["history"] for k in row if k.startswith("figures/")}
+    assert {f"figures/{p.stem}" for p in out.glob("*.png")} == figures and figures

@@ -62,7 +62,7 @@ class NeuronCloud(PeriodicSnapshots):
         return snap
 
     def on_fit_end(self, trainer, pl_module):
-        last = self.snapshot(trainer, pl_module)
+        self.snapshot(trainer, pl_module)
         out = run_dir(trainer)  # trainer.log_dir is a collective under DDP: every rank must call it
         if not trainer.is_global_zero:
             return
