@@ -333,12 +333,15 @@ def log_report(report, out_dir: str | Path) -> None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
     run = start_run(REPLICATION["project"], f"{name} report", group=name, tags=[f"replication:{name}", "report"],
                     save_dir=save_dir, job_type="report")
-    rows = [[c.name, c.measured if isinstance(c.measured, (int, float)) else str(c.measured), c.criterion,
-             "PASS" if c.passed else "FAIL", c.source] for c in report.checks]
+    from mfnn.report import fmt
+
+    # "measured" as report.md prints it (numbers and True/False share the column), "value" as a number to plot
+    rows = [[c.name, fmt(c.measured), float(c.measured) if isinstance(c.measured, (int, float)) else None,
+             c.criterion, "PASS" if c.passed else "FAIL", c.source] for c in report.checks]
     captions = {fname: cap for cap, fname in report.figures}
     media = {f"figures/{p.relative_to(out).with_suffix('').as_posix()}": image(p, captions.get(p.name))
              for p in sorted(out.rglob("*.png"))}
-    run.log({"report/checks": table(["check", "measured", "criterion", "result", "source"], rows), **media})
+    run.log({"report/checks": table(["check", "measured", "value", "criterion", "result", "source"], rows), **media})
     for c in report.checks:
         key = f"check/{c.name}"
         if isinstance(c.measured, (int, float)) and not (isinstance(c.measured, float) and math.isnan(c.measured)):

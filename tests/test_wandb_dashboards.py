@@ -137,7 +137,8 @@ def test_replication_report_becomes_a_run_with_table_summary_and_figures(tmp_pat
     save(fig, out / "curve.png")
     report = Report("demo replication", metrics={"width": 16, "nested": {"acc": 0.5}, "label": "text"})
     report.add(Check("accuracy", 0.97, 0.95, kind="min", source="paper Fig. 1"),
-               Check("loss |Δ|", 0.2, 0.0, tolerance=0.1, source="paper Eq. 3"))  # fails
+               Check("loss |Δ|", 0.2, 0.0, tolerance=0.1, source="paper Eq. 3"),  # fails
+               Check("bimodal", True, True, kind="true"))  # a True/False check in the same table
     report.figures.append(("a curve", "curve.png"))
     report.write(out)
     files = sorted((tmp_path / "runs").rglob("offline-run-*/run-*.wandb"))
@@ -146,11 +147,12 @@ def test_replication_report_becomes_a_run_with_table_summary_and_figures(tmp_pat
     assert r["group"] == "demo" and r["job_type"] == "report" and "report" in r["tags"]
     row = [row for row in r["history"] if "report/checks" in row][0]
     table = json.loads((files[0].parent / "files" / row["report/checks"]["path"]).read_text())
-    assert table["columns"] == ["check", "measured", "criterion", "result", "source"]
-    assert [d[3] for d in table["data"]] == ["PASS", "FAIL"]
+    assert table["columns"] == ["check", "measured", "value", "criterion", "result", "source"]
+    assert [d[4] for d in table["data"]] == ["PASS", "FAIL", "PASS"]
+    assert [d[1] for d in table["data"]] == ["0.97", "0.2", "True"] and [d[2] for d in table["data"]][:2] == [0.97, 0.2]
     assert row["figures/curve"]["_type"] == "image-file" and row["figures/curve"]["caption"] == "a curve"
     s = r["summary"]
-    assert s["checks/passed"] == 1 and s["checks/total"] == 2 and s["checks/all_pass"] is False
+    assert s["checks/passed"] == 2 and s["checks/total"] == 3 and s["checks/all_pass"] is False
     assert s["check/accuracy"] == pytest.approx(0.97) and s["check/loss |Δ|/passed"] is False
     assert s["metrics/width"] == 16 and s["metrics/nested/acc"] == 0.5 and "metrics/label" not in s
 
