@@ -246,6 +246,8 @@ def make_logger(config, save_dir: str | Path) -> DashboardLogger:
     if not rank_zero:  # DDP workers: Lightning gives them a dummy experiment
         return DashboardLogger(project=project, name=wb["name"], save_dir=str(save_dir), group=group, tags=tags)
     run = start_run(project, wb["name"], group, tags, save_dir)
+    if offline_dir(run) is None and getattr(run, "url", None):
+        say(f"mfnn: wandb run {run.url}")
     return DashboardLogger(experiment=run, project=project, save_dir=str(save_dir))
 
 
