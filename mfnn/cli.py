@@ -21,17 +21,9 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 import mfnn.registry  # noqa: F401  (imports every model/data class so short class_paths resolve)
 from mfnn.distributed import RANK_DIR_ENV, RankHeartbeat
 from mfnn.config_files import resolve_config_args
+from mfnn.dashboards import WandbUnavailable, make_logger, member_names, offline_unless_keyed
 from mfnn.errors import ConfigError
 from mfnn.models.base import MFNNModule, NonFiniteLossError
-
-
-def wandb_offline_unless_keyed() -> None:
-    """wandb must never wait on the network: without an API key it runs offline."""
-    has_key = os.environ.get("WANDB_API_KEY") or (Path.home() / ".netrc").exists() and "api.wandb.ai" in (
-        Path.home() / ".netrc").read_text(errors="ignore")
-    if not has_key:
-        os.environ.setdefault("WANDB_MODE", "offline")
-    os.environ.setdefault("WANDB_SILENT", "true")
 
 
 NOISE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value",
@@ -75,13 +67,21 @@ class ConciseArgumentParser(LightningArgumentParser):
         sys.exit(2)
 
 
+wandb_offline_unless_keyed = offline_unless_keyed  # the name replication scripts import
+
+
 class ConfigToLoggers(SaveConfigCallback):
-    """Writes config.yaml into the run directory and pushes the full config to wandb."""
+    """Writes config.yaml into the run directory and pushes the full config to wandb (once), with the
+    batched members' names by value."""
 
     def save_config(self, trainer, pl_module, stage) -> None:
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_hyperparams(self.config.as_dict())
+                if hasattr(logger, "log_config"):
+                    logger.member_names = member_names(pl_module, trainer.datamodule)
+                    logger.log_config(self.config.as_dict())
+                else:
+                    logger.log_hyperparams(self.config.as_dict())
 
 
 class RunCheckpoint(ModelCheckpoint):
@@ -285,6 +285,10 @@ class MFNNCLI(LightningCLI):
                             help="Also log to Weights & Biases (offline unless an API key is set).")
         parser.add_argument("--wandb.project", type=str, default="mfnn")
         parser.add_argument("--wandb.name", type=str | None, default=None)
+        parser.add_argument("--wandb.group", type=str | None, default=None,
+                            help="wandb run group (default: the replication, or the config file's name).")
+        parser.add_argument("--wandb.tags", type=list[str], default=[],
+                            help="extra wandb tags (the model and data class names are always added).")
 
     def _parse_ckpt_path(self) -> None:
         """Resuming: the checkpoint must be readable and built from the same model and optimiser settings as
@@ -379,10 +383,11 @@ class MFNNCLI(LightningCLI):
             if isinstance(lg, CSVLogger) and lg._version is None and self.subcommand is not None:
                 claim_version(lg)
         kwargs["logger"] = loggers
-        if config["wandb"]["enabled"]:
+        from mfnn.dashboards import REPLICATION
+
+        if (config["wandb"]["enabled"] or REPLICATION) and self.subcommand is not None:
             save_dir = loggers[0].log_dir  # the wandb files live in the run directory
-            loggers.append(WandbLogger(project=config["wandb"]["project"], name=config["wandb"]["name"],
-                                       save_dir=save_dir, offline=os.environ.get("WANDB_MODE") == "offline"))
+            loggers.append(make_logger(config, save_dir))
             kwargs["logger"] = loggers
         trainer = super().instantiate_trainer(**kwargs)
         if trainer.world_size > 1 or trainer.num_nodes > 1:
@@ -440,6 +445,10 @@ def run(*args: str) -> MFNNCLI:
         return MFNNCLI(args=resolve_config_args(list(args)))
     except SIGTERMException:
         sys.exit(stopped_exit_code())
+    except WandbUnavailable as err:
+        discard_claimed_run()
+        print(f"mfnn: error: wandb: {err}", file=sys.stderr)
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -457,6 +466,10 @@ def main(argv: list[str] | None = None) -> None:
         MFNNCLI(args=argv)
     except SIGTERMException:
         sys.exit(stopped_exit_code())
+    except WandbUnavailable as err:
+        discard_claimed_run()
+        print(f"mfnn: error: wandb: {err}", file=sys.stderr)
+        sys.exit(1)
     except (ConfigError, ValueError) as err:
         message = config_error_in(err)
         if message is None:

@@ -131,6 +131,13 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer (got {text!r})") from None
 
 
+def boolean(text: str) -> bool:
+    value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"must be true or false (got {text!r})")
+    return value
+
+
 def existing_file(text: str) -> Path:
     path = Path(text)
     if not path.is_file():
@@ -169,6 +176,9 @@ class ReplicationCLI:
         add("--seed", type=nonnegative_int, default=None, help="seed of the runs (default: the configs' own)")
         add("--threads", type=positive_int, default=None,
             help="torch intra-op threads (default: OMP_NUM_THREADS if set, else the replication's choice)")
+        add("--wandb.enabled", dest="wandb", type=boolean, nargs="?", const=True, default=False,
+            help="log every training run and the report to wandb, grouped under the replication's name")
+        add("--wandb.project", dest="wandb_project", default="mfnn", help="wandb project (default: mfnn)")
 
     def add_argument(self, *args, **kwargs):
         return self.parser.add_argument(*args, **kwargs)
@@ -194,6 +204,9 @@ class ReplicationCLI:
         threads = args.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or self.default_threads
         if threads:
             torch.set_num_threads(threads)
+        if args.wandb:
+            from mfnn.dashboards import enable_for_replication
+            enable_for_replication(self.name, args.wandb_project, runs=args.runs)
         return (args, rest) if known_only else args
 
 

@@ -93,4 +93,6 @@ class Report:
                    "checks": [{**asdict(c), "passed": c.passed} for c in self.checks]}
         (out / "metrics.json").write_text(json.dumps(payload, indent=2, default=float))
         print(f"\n{self.title}\n" + self.table() + f"\n\n{sum(c.passed for c in self.checks)}/{len(self.checks)} PASS")
+        from mfnn.dashboards import log_report  # a no-op unless the replication runs with --wandb.enabled=true
+        log_report(self, out)
         return out / "report.md"

@@ -12,7 +12,7 @@ import torch
 from mfnn.cli import MFNNCLI, main, run
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted(str(p) for p in (ROOT / "configs").rglob("*.yaml"))
+CONFIGS = sorted(str(p) for p in (ROOT / "configs").rglob("*.yaml") if p.parent.name != "sweeps")  # sweeps: wandb files
 VARIANT = re.compile(r"variant of (\S+\.yaml)")  # a variant states only its differences from its base
 
 

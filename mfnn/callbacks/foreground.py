@@ -10,6 +10,7 @@ from typing import Literal
 import lightning as L
 import torch
 
+from mfnn import dashboards
 from mfnn.errors import ConfigError, require, require_choice, require_positive
 from mfnn.foreground import (DrawBatch, Foreground, Probe, Trajectory, assembly_scale, backprop_signal,  # noqa: F401
                              check_layer, compare, foreground_step, linear_response_step,
@@ -119,9 +120,10 @@ class ForegroundCheck(L.Callback):
                                       seed=self.seed, self_term=self.self_term)
                 self.foregrounds[layer][probe] = fg
                 self.metrics[layer][probe] = compare(net, fg, x, y)
+                values = {f"foreground/layer{layer}/{probe}/{k}": v for k, v in self.metrics[layer][probe].items()}
                 for logger in trainer.loggers:
-                    logger.log_metrics({f"foreground/layer{layer}/{probe}/{k}": v
-                                        for k, v in self.metrics[layer][probe].items()}, step=trainer.global_step)
+                    logger.log_metrics(values, step=trainer.global_step)
+                dashboards.summary(trainer, {k: v for k, v in values.items() if isinstance(v, (int, float))})
         net.train(was_training)
         if self.save and trainer.is_global_zero:
             from mfnn.callbacks.neuron_cloud import run_dir

@@ -8,6 +8,7 @@ from pathlib import Path
 import lightning as L
 import torch  # noqa: F401
 
+from mfnn import dashboards
 from mfnn.analysis.kernels import layer_alignments
 from mfnn.errors import require
 
@@ -49,6 +50,7 @@ class KernelAlignment(L.Callback):
             self.nngp_alignment.append(self.analytic_alignment(net))
         self.steps.append(step)
         self.kta.append(layer_alignments(net, *self.probe))
+        dashboards.log(trainer, {f"kernel_alignment/layer{l}": a for l, a in enumerate(self.kta[-1])}, step=step)
 
     def on_train_start(self, trainer, pl_module):
         self.record(trainer, pl_module)
@@ -63,6 +65,7 @@ class KernelAlignment(L.Callback):
             out = Path(trainer.log_dir or trainer.default_root_dir)
             out.mkdir(parents=True, exist_ok=True)
             (out / "kernel_alignment.json").write_text(json.dumps(self.state_dict()))
+            dashboards.summary(trainer, {f"kernel_alignment/layer{l}": a for l, a in enumerate(self.kta[-1])})
 
     def state_dict(self):
         state = {"layers": len(self.kta[0]) if self.kta else 0, "steps": self.steps, "kta": self.kta}

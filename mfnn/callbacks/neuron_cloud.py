@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from lightning.pytorch.loggers import WandbLogger
 
+from mfnn import dashboards
 from mfnn.callbacks.periodic import PeriodicSnapshots
 from mfnn.plotting import cloud_scatter, save, subplots
 
@@ -65,20 +65,21 @@ class NeuronCloud(PeriodicSnapshots):
             self.snapshots[-1] = snap
         else:
             self.snapshots.append(snap)
+        if dashboards.wandb_enabled(trainer) and snap["step"] != getattr(self, "_wandb_step", None):
+            self._wandb_step = snap["step"]  # fit end re-takes the last step's snapshot: log it once
+            self.log_wandb(trainer, snap)
         return snap
 
     def on_fit_end(self, trainer, pl_module):
-        last = self.snapshot(trainer, pl_module)
+        self.snapshot(trainer, pl_module)
         out = run_dir(trainer)  # trainer.log_dir is a collective under DDP: every rank must call it
         if not trainer.is_global_zero:
             return
         out.mkdir(parents=True, exist_ok=True)
         torch.save({"layer": self.layer, "snapshots": self.snapshots}, out / self.filename)
         if self.plot:
-            self.draw(out / "figures" / f"cloud_layer{self.layer}.png")
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                self.log_wandb(logger, last)
+            path = self.draw(out / "figures" / f"cloud_layer{self.layer}.png")
+            dashboards.log(trainer, {f"cloud/layer{self.layer}/figure": dashboards.image(path)})
 
     @property
     def filename(self) -> str:
@@ -99,11 +100,23 @@ class NeuronCloud(PeriodicSnapshots):
         fig.suptitle(f"neuron cloud, hidden layer {self.layer}{extra}")
         return save(fig, path)
 
-    def log_wandb(self, logger: WandbLogger, snap: dict) -> None:
-        W, a = snap["W"], snap.get("a")
-        columns = [f"w{j}" for j in range(W.shape[1])] + ([f"a{j}" for j in range(a.shape[1])] if a is not None else [])
-        rows = torch.cat([W, a], 1) if a is not None else W
-        logger.log_table(key=f"cloud/layer{self.layer}", columns=columns, data=rows[: self.max_points].tolist())
+    def log_wandb(self, trainer, snap: dict) -> None:
+        """This snapshot as a wandb table (one row per neuron: incoming weights w, bias b, outgoing weights a)
+        and as a scatter image, at its step: the dashboard's step slider walks through the cloud's history."""
+        parts = [("w", snap["W"])] + [(k, snap[k]) for k in ("b", "a") if snap.get(k) is not None]
+        columns, blocks = [], []
+        for name, t in parts:
+            t = t.reshape(len(t), -1)  # (N, d)
+            columns += [name] if t.shape[1] == 1 else [f"{name}{j}" for j in range(t.shape[1])]
+            blocks.append(t)
+        rows = torch.cat(blocks, 1)[: self.max_points].tolist()
+        fig, ax = subplots(1, 1, figsize=(4.6, 4))
+        W, a = snap["W"][: self.max_points], snap.get("a")
+        colour = None if a is None else a[: self.max_points]
+        cloud_scatter(ax, W, colour, title=f"hidden layer {self.layer}, step {snap['step']}")
+        key = f"cloud/layer{self.layer}"
+        dashboards.log(trainer, {f"{key}/table": dashboards.table(columns, rows), f"{key}/image": dashboards.image(fig)},
+                       step=snap["step"])
 
     @property
     def state_key(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from mfnn import dashboards
 from mfnn.callbacks.neuron_cloud import run_dir
 from mfnn.errors import require
 
@@ -67,6 +68,13 @@ class PosteriorAverage(L.Callback):
         out.mkdir(parents=True, exist_ok=True)
         torch.save({"count": self.count, "burn_in": self.burn_in, "every": self.every, "mean": self.mean,
                     "var": self.var}, out / "posterior.pt")
+        if dashboards.wandb_enabled(trainer):
+            # The posterior means as a table (one row per entry of each statistic, flattened) and the count.
+            rows = [[name, i, float(m), float(v)] for name, mean in self.mean.items()
+                    for i, (m, v) in enumerate(zip(mean.flatten().tolist(), self.var[name].flatten().tolist()))]
+            dashboards.log(trainer, {"posterior/means": dashboards.table(["statistic", "index", "mean", "var"],
+                                                                         rows[:100_000])})
+            dashboards.summary(trainer, {"posterior/samples": self.count})
 
     def state_dict(self):
         return {"count": self.count, "sums": self.sums, "sq_sums": self.sq_sums}

@@ -19,6 +19,7 @@ import json
 import torch
 from torch.func import functional_call
 
+from mfnn import dashboards
 from mfnn.analysis.fourier import component_norms, gini, key_frequencies, key_frequency_logits
 from mfnn.analysis.phases import nanda_phases
 from mfnn.callbacks.neuron_cloud import run_dir
@@ -112,9 +113,17 @@ class ProgressMeasures(PeriodicSnapshots):
         torch.save({"history": self.history, "key_freqs": self.key_freqs, "phases": self.phases}, out / "progress.pt")
         (out / "progress.json").write_text(json.dumps({"key_freqs": self.key_freqs, "phases": self.phases,
                                                         "history": self.history}, default=float))
+        media = {}
         if self.plot:
             from mfnn.plotting.grokking import progress_figure
-            progress_figure(self.history, self.phases, self.key_freqs, out / "figures" / "progress.png")
+            path = progress_figure(self.history, self.phases, self.key_freqs, out / "figures" / "progress.png")
+            media["progress/figure"] = dashboards.image(path)
+        if dashboards.wandb_enabled(trainer):
+            names = list(self.history)
+            rows = [[self.history[k][i] for k in names] for i in range(len(self.history["step"]))]
+            dashboards.log(trainer, {"progress/history": dashboards.table(names, rows), **media})
+            dashboards.summary(trainer, {**{f"progress/phase/{k}": v for k, v in self.phases.items()},
+                                         "progress/key_freqs": list(self.key_freqs)})
 
     def compute(self, module, a, b, y, train_mask) -> dict[str, list[float]]:
         self.key_freqs, _ = key_frequencies(self.snapshots[-1][1]["W_E"][: module.p], self.n_key_freqs)
