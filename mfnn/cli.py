@@ -252,6 +252,8 @@ class MFNNCLI(LightningCLI):
                              "checkpoint.every_n_train_steps": 100})
         parser.add_argument("--allow_resume_changes", type=bool, default=False,
                             help="Resume from --ckpt_path even if model or optimiser settings differ from it.")
+        parser.add_argument("--steps_per_call", type=int, default=1,
+                            help="Optimiser steps per training_step (k > 1 spreads Lightning's per-step cost; same results).")
         parser.add_argument("--wandb.enabled", type=bool, default=False,
                             help="Also log to Weights & Biases (offline unless an API key is set).")
         parser.add_argument("--wandb.project", type=str, default="mfnn")
@@ -290,6 +292,11 @@ class MFNNCLI(LightningCLI):
             if key in m and key in d and m[key] is not None and d[key] is not None and m[key] != d[key]:
                 raise ConfigError(f"model.init_args.{key}", f"is {m[key]} but data.init_args.{key} is {d[key]}: "
                                   "set both to the same value")
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        self.model.steps_per_call = config.get("steps_per_call", 1)
 
     def instantiate_trainer(self, **kwargs):
         config = self.config[self.subcommand] if self.subcommand else self.config

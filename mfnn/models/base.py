@@ -3,6 +3,13 @@ the non-finite-loss guard and cheap metric logging.
 
 A subclass implements `loss_and_metrics(batch, stage) -> (loss, {name: value})` and, if some
 parameters need a learning-rate multiplier (mean-field SGD), `param_groups()`.
+
+`steps_per_call = k > 1` (`mfnn fit --steps_per_call=k`) runs k optimiser steps inside one `training_step`
+(manual optimisation), which spreads Lightning's fixed per-step cost over k steps. The data module hands
+over k consecutive batches at once (`mfnn.data.base.StepGroups`); `global_step`, the log cadence and the
+logged step column count optimiser steps, so a run with k > 1 logs, checkpoints and resumes at the same
+steps with the same numbers as k = 1. Cadences (logging, checkpoints, callbacks' every_n_steps, max_steps,
+steps_per_epoch) must be multiples of k; callbacks that act on every batch see every k-th step.
 """
 from __future__ import annotations
 
@@ -71,7 +78,69 @@ class MFNNModule(L.LightningModule):
             self.net.compile()
             self._compiled = True
 
+    # ---- k optimiser steps per training_step ------------------------------------------------
+    @property
+    def steps_per_call(self) -> int:
+        return self.__dict__.get("_steps_per_call", 1)
+
+    @steps_per_call.setter
+    def steps_per_call(self, k: int) -> None:
+        require(isinstance(k, int) and not isinstance(k, bool) and k >= 1, "steps_per_call",
+                f"must be an integer >= 1 (got {k!r})")
+        self.__dict__["_steps_per_call"] = k
+        self.automatic_optimization = k == 1
+
+    def on_fit_start(self) -> None:
+        k, trainer = self.steps_per_call, self.trainer
+        if k == 1:
+            return
+        # Lightning counts these in batches (= k optimiser steps here) or checks them every batch.
+        require(trainer.world_size == 1, "steps_per_call", f"> 1 runs in one process only (got {trainer.world_size})")
+        require(trainer.max_steps == -1 or trainer.max_steps % k == 0, "trainer.max_steps",
+                f"must be a multiple of steps_per_call={k} (got {trainer.max_steps})")
+        require(trainer.log_every_n_steps % k == 0, "trainer.log_every_n_steps",
+                f"must be a multiple of steps_per_call={k} (got {trainer.log_every_n_steps})")
+        require(trainer.val_check_interval == 1.0, "trainer.val_check_interval",
+                f"must be 1.0 (validate at epoch ends) with steps_per_call={k} (got {trainer.val_check_interval})")
+        for cb in trainer.callbacks:
+            for attr in ("every_n_steps", "_every_n_train_steps", "record_every"):
+                every = getattr(cb, attr, None)
+                require(not isinstance(every, int) or every % k == 0, f"trainer.callbacks ({type(cb).__name__})",
+                        f"{attr.lstrip('_')}={every} must be a multiple of steps_per_call={k}")
+
+    def on_train_start(self) -> None:
+        # Lightning keeps separate step counters for automatic (k = 1) and manual (k > 1) optimisation and
+        # restores both from a checkpoint: a run resumed with another k continues from the larger one.
+        loop = self.trainer.fit_loop.epoch_loop
+        auto = loop.automatic_optimization.optim_progress.optimizer.step.total
+        manual = loop.manual_optimization.optim_step_progress.total
+        steps = max(auto.completed, manual.completed)
+        for counter in (auto, manual):
+            counter.ready = counter.completed = steps
+
     def training_step(self, batch, batch_idx):
+        if self.automatic_optimization:
+            return self.step_loss(batch)
+        # batch: k consecutive step batches (StepGroups). Same order of operations as Lightning's automatic loop.
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        epoch_loop = self.trainer.fit_loop.epoch_loop
+        for j, step_batch in enumerate(batch):
+            self.__dict__["_last_in_call"] = j == len(batch) - 1  # (plain attribute: skips nn.Module's setattr)
+            optimizer.zero_grad()
+            loss = self.step_loss(step_batch)
+            self.manual_backward(loss)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            if j < len(batch) - 1:
+                # Lightning adds 1 per batch after the call: with this, its log cadence and logged step column
+                # (`_batches_that_stepped`) count optimiser steps, exactly as with k = 1.
+                epoch_loop._batches_that_stepped += 1
+        self.__dict__["_last_in_call"] = True
+        return loss.detach()
+
+    def step_loss(self, batch) -> torch.Tensor:
+        """One optimiser step's loss (checked finite, metrics logged on the cadence)."""
         loss, metrics = self.loss_and_metrics(batch, "train")
         self.check_finite(loss)
         if self.log_this_step:
@@ -92,6 +161,8 @@ class MFNNModule(L.LightningModule):
         trainer = self._trainer
         if trainer is None or not trainer.training:
             return True
+        if not self.__dict__.get("_last_in_call", True):  # k steps per call: only the last can be on a cadence
+            return False
         if trainer.log_every_n_steps and trainer._logger_connector.should_update_logs:
             return True
         loop = trainer.fit_loop.epoch_loop
@@ -100,8 +171,9 @@ class MFNNModule(L.LightningModule):
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # Our batches already live on the device; skip Lightning's recursive walk over the batch.
-        if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) and t.device == device
-                                                    for t in batch):
+        on_device = lambda b: isinstance(b, (tuple, list)) and all(  # noqa: E731
+            isinstance(t, torch.Tensor) and t.device == device for t in b)
+        if on_device(batch) or (isinstance(batch, list) and all(on_device(b) for b in batch)):  # (StepGroups: k batches)
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
