@@ -28,6 +28,12 @@ class NonFiniteLossError(FloatingPointError):
     pass
 
 
+def full_precision(like: torch.Tensor):
+    """Autocast off (e.g. inside a bf16-mixed run) on `like`'s device: for closed-form losses whose terms
+    cancel, where bfloat16 matmuls would change the result rather than its last digits."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
 def check_optimizer_settings(settings: dict) -> None:
     """lr > 0 and finite; weight decay, momentum, temperature >= 0 and finite (torch checks some only at the
     first step, some never: a NaN lr would train to NaN)."""
@@ -121,15 +127,31 @@ class MFNNModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         if self.automatic_optimization:
             return self.step_loss(batch)
-        # batch: k consecutive step batches (StepGroups). Same order of operations as Lightning's automatic loop.
+        # batch: k consecutive step batches (StepGroups). The steps run on the bare optimiser with the hooks that
+        # anything overrides (Lightning's wrappers cost ~1 ms a step, the point of k > 1), in Lightning's order.
+        trainer = self.trainer
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        epoch_loop = self.trainer.fit_loop.epoch_loop
+        bare = optimizer.optimizer
+        epoch_loop = trainer.fit_loop.epoch_loop
+        progress = epoch_loop.manual_optimization.optim_step_progress  # what trainer.global_step reads
+        plain_backward = getattr(trainer.precision_plugin, "scaler", None) is None  # no fp16 loss scaling
+        hooks = self._step_hooks(trainer)
         for j, step_batch in enumerate(batch):
             self.__dict__["_last_in_call"] = j == len(batch) - 1  # (plain attribute: skips nn.Module's setattr)
-            optimizer.zero_grad()
+            for fn in hooks["on_before_zero_grad"]:
+                fn(optimizer)
+            bare.zero_grad()
             loss = self.step_loss(step_batch)
-            self.manual_backward(loss)
-            optimizer.step()
+            for fn in hooks["on_before_backward"]:
+                fn(loss)
+            loss.backward() if plain_backward else trainer.precision_plugin.backward(loss, self, optimizer)
+            for fn in hooks["on_after_backward"]:
+                fn()
+            for fn in hooks["on_before_optimizer_step"]:
+                fn(optimizer)
+            progress.increment_ready()
+            bare.step()
+            progress.increment_completed()
             if scheduler is not None:
                 scheduler.step()
             if j < len(batch) - 1:
@@ -138,6 +160,26 @@ class MFNNModule(L.LightningModule):
                 epoch_loop._batches_that_stepped += 1
         self.__dict__["_last_in_call"] = True
         return loss.detach()
+
+    HOOKS = ("on_before_zero_grad", "on_before_backward", "on_after_backward", "on_before_optimizer_step")
+
+    def _step_hooks(self, trainer) -> dict[str, list]:
+        """The per-optimiser-step hooks of the callbacks and of this module that are overridden (bound, in
+        Lightning's order: callbacks first), looked up once per fit."""
+        cached = self.__dict__.get("_hooks")
+        if cached is not None and cached[0] is trainer:
+            return cached[1]
+        from lightning.pytorch.callbacks import Callback
+
+        hooks = {}
+        for name in self.HOOKS:
+            fns = [(lambda f: lambda *a: f(trainer, self, *a))(getattr(cb, name)) for cb in trainer.callbacks
+                   if getattr(type(cb), name) is not getattr(Callback, name)]
+            if getattr(type(self), name) is not getattr(L.LightningModule, name):
+                fns.append(getattr(self, name))
+            hooks[name] = fns
+        self.__dict__["_hooks"] = (trainer, hooks)
+        return hooks
 
     def step_loss(self, batch) -> torch.Tensor:
         """One optimiser step's loss (checked finite, metrics logged on the cadence)."""
@@ -158,11 +200,11 @@ class MFNNModule(L.LightningModule):
         or are the last of an epoch / of the run (so callbacks and `callback_metrics` see fresh values).
         `self.log` costs ~1 ms of Python per call, most of a tiny model's step; off-cadence values
         would be discarded anyway. Subclasses may also skip computing metrics when this is False."""
+        if not self.__dict__.get("_last_in_call", True):  # k steps per call: only the last can be on a cadence
+            return False
         trainer = self._trainer
         if trainer is None or not trainer.training:
             return True
-        if not self.__dict__.get("_last_in_call", True):  # k steps per call: only the last can be on a cadence
-            return False
         if trainer.log_every_n_steps and trainer._logger_connector.should_update_logs:
             return True
         loop = trainer.fit_loop.epoch_loop
