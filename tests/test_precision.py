@@ -13,7 +13,7 @@ from tests.helpers import ROOT
 QUICK = ["--trainer.max_steps=3", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
          "--trainer.check_val_every_n_epoch=1", "--trainer.callbacks=[]", "--trainer.log_every_n_steps=1"]
 
-# config, overrides that make it seconds-long (same model class and loss as the replication)
+# config(s), overrides that make it seconds-long (same model class and loss as the replication)
 CASES = {
     "two_layer_mse": ("two_layer_xor.yaml", ["--model.init_args.width=16", "--data.init_args.batch_size=32",
                                              "--data.init_args.val_size=64", "--data.init_args.steps_per_epoch=3"]),
@@ -34,7 +34,8 @@ CASES = {
                                                "--data.init_args.alphas=[1.0]", "--data.init_args.steps_per_epoch=3"]),
     "attention_linear": ("attention/linear.yaml", ["--data.init_args.dim=32", "--data.init_args.test_size=64",
                                                    "--data.init_args.alphas=[1.0]", "--data.init_args.steps_per_epoch=3"]),
-    "teacher_student_langevin": ("first_order/rubin_tiny.yaml", ["--data.init_args.steps_per_epoch=3"]),
+    "teacher_student_langevin": ("first_order/rubin_cpu.yaml,first_order/rubin_tiny.yaml",
+                                 ["--data.init_args.steps_per_epoch=3"]),
     "quadratic_modular_langevin": ("modular_posterior/tiny.yaml", ["--data.init_args.steps_per_epoch=3"]),
 }
 
@@ -50,7 +51,8 @@ class LossDtypes(Callback):
 @pytest.mark.parametrize("name", CASES)
 def test_trains_under_bf16_mixed_with_full_precision_losses(name, tmp_path):
     config, overrides = CASES[name]
-    cli = MFNNCLI(args=["--config", str(ROOT / "configs" / config), f"--trainer.logger.init_args.save_dir={tmp_path}",
+    configs = [a for c in config.split(",") for a in ("--config", str(ROOT / "configs" / c))]  # base, then overrides
+    cli = MFNNCLI(args=[*configs, f"--trainer.logger.init_args.save_dir={tmp_path}",
                         *QUICK, "--trainer.precision=bf16-mixed", *overrides], run=False)
     seen = LossDtypes()
     cli.trainer.callbacks.append(seen)
