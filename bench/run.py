@@ -14,7 +14,7 @@ Roofline columns (bench/roofline.py): FLOPs and bytes per step counted on the st
 against the matmul peak and copy bandwidth measured in the same run, and which bound each case is against.
 Every case runs at each thread count of --threads (OMP_WAIT_POLICY=PASSIVE).
 
-    python bench/run.py [--steps 200] [--cases a,b,o,k,c,e,f,p,bf16] [--threads 1,2] [-- extra mfnn overrides]
+    python bench/run.py [--steps 100] [--cases a,b,o,k,c,e,f,p,bf16] [--threads 1,2] [-- extra mfnn overrides]
 """
 from __future__ import annotations
 
@@ -311,7 +311,7 @@ def seed_loop_rate(width: int, batch: int, seeds: int, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--cases", default="a,b,o,k,c,e,f,p,bf16")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts; every case runs at each")
