@@ -124,3 +124,16 @@ def test_cadence_not_a_multiple_of_k_is_refused(tmp_path, override, field):
 def test_steps_per_call_must_be_positive(tmp_path):
     with pytest.raises(ConfigError, match="steps_per_call"):
         MFNNCLI(args=["fit", *BASE, f"--trainer.logger.init_args.save_dir={tmp_path}", "--steps_per_call=0"])
+
+
+def test_ensemble_with_member_weight_decays_equals_k1(tmp_path):
+    """The Ensemble's per-member weight decay runs in on_before_optimizer_step: k > 1 must still call it every step."""
+    args = ["--config", str(XOR_CONFIG).replace("two_layer_xor.yaml", "ensemble/xor_seeds.yaml"),
+            "--trainer.enable_progress_bar=false", "--trainer.max_steps=20", "--trainer.log_every_n_steps=5",
+            "--trainer.check_val_every_n_epoch=1", "--model.init_args.members=3",
+            "--model.init_args.weight_decays=[0.0,0.01,0.1]", "--model.init_args.member.init_args.width=8",
+            "--data.init_args.batch_size=16", "--data.init_args.val_size=32", "--data.init_args.steps_per_epoch=10"]
+    runs = [MFNNCLI(args=["fit", *args, f"--trainer.logger.init_args.save_dir={tmp_path / str(k)}", f"--steps_per_call={k}"])
+            for k in (1, 5)]
+    assert_same_state(runs[0].model.state_dict(), runs[1].model.state_dict())
+    assert rows(runs[0]) == rows(runs[1])
