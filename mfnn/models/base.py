@@ -14,6 +14,7 @@ steps_per_epoch) must be multiples of k; callbacks that act on every batch see e
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import lightning as L
@@ -106,8 +107,14 @@ class MFNNModule(L.LightningModule):
                 f"must be a multiple of steps_per_call={k} (got {trainer.max_steps})")
         require(trainer.log_every_n_steps % k == 0, "trainer.log_every_n_steps",
                 f"must be a multiple of steps_per_call={k} (got {trainer.log_every_n_steps})")
+        require(getattr(trainer.precision_plugin, "scaler", None) is None, "trainer.precision",
+                f"16-mixed (fp16 loss scaling) does not run with steps_per_call={k}: use 32-true or bf16-mixed")
         require(trainer.val_check_interval == 1.0, "trainer.val_check_interval",
                 f"must be 1.0 (validate at epoch ends) with steps_per_call={k} (got {trainer.val_check_interval})")
+        # Lightning's warnings that count batches, not optimiser steps, do not apply: a checkpoint at step s holds
+        # the state after step s, as with k = 1, and the log cadence is in optimiser steps.
+        warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+        warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
         for cb in trainer.callbacks:
             for attr in ("every_n_steps", "_every_n_train_steps", "record_every"):
                 every = getattr(cb, attr, None)
@@ -134,7 +141,6 @@ class MFNNModule(L.LightningModule):
         bare = optimizer.optimizer
         epoch_loop = trainer.fit_loop.epoch_loop
         progress = epoch_loop.manual_optimization.optim_step_progress  # what trainer.global_step reads
-        plain_backward = getattr(trainer.precision_plugin, "scaler", None) is None  # no fp16 loss scaling
         hooks = self._step_hooks(trainer)
         for j, step_batch in enumerate(batch):
             self.__dict__["_last_in_call"] = j == len(batch) - 1  # (plain attribute: skips nn.Module's setattr)
@@ -144,7 +150,7 @@ class MFNNModule(L.LightningModule):
             loss = self.step_loss(step_batch)
             for fn in hooks["on_before_backward"]:
                 fn(loss)
-            loss.backward() if plain_backward else trainer.precision_plugin.backward(loss, self, optimizer)
+            loss.backward()  # (no fp16 loss scaler: refused in on_fit_start)
             for fn in hooks["on_after_backward"]:
                 fn()
             for fn in hooks["on_before_optimizer_step"]:
