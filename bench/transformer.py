@@ -27,11 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the reference mo
 from tests.reference.naive_transformer import fit_interleaved  # noqa: E402
 
 
-def bench_transformer(steps: int = 50, warmup: int = 5, accelerator: str | None = None) -> dict:
+def bench_transformer(steps: int = 50, warmup: int = 5, accelerator: str | None = None, extra: tuple = ()) -> dict:
     """Steps/s of mfnn's Nanda transformer (through Lightning) and of the naive plain loop, at the
-    paper's size (p=113, 3830 train pairs), on the GPU if there is one. Threads: the caller's."""
+    paper's size (p=113, 3830 train pairs), on the GPU if there is one. Threads: the caller's.
+    extra: more mfnn overrides (e.g. --trainer.precision=bf16-mixed; the naive loop stays float32)."""
     accelerator = accelerator or ("gpu" if torch.cuda.is_available() else "cpu")
-    timer = fit_interleaved(steps, warmup, f"--trainer.accelerator={accelerator}")
+    timer = fit_interleaved(steps, warmup, f"--trainer.accelerator={accelerator}", *extra)
     mfnn, plain = timer.steps / timer.mfnn_time, timer.steps / timer.plain_time
     return {"case": "Nanda one-layer transformer (p=113, 3830 train pairs, full batch)",
             "mfnn_steps_per_s": mfnn, "plain_steps_per_s": plain, "ratio": mfnn / plain, "steps": timer.steps,

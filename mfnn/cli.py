@@ -281,6 +281,8 @@ class MFNNCLI(LightningCLI):
         parser.add_argument("--collective_timeout", type=PositiveFloat, default=300.0,
                             help="Seconds a DDP process waits for the others inside one collective before it stops "
                                  "with a line naming the stuck rank (Lightning's own default is 30 minutes).")
+        parser.add_argument("--steps_per_call", type=int, default=1,
+                            help="Optimiser steps per training_step (k > 1 spreads Lightning's per-step cost; same results).")
         parser.add_argument("--wandb.enabled", type=bool, default=False,
                             help="Also log to Weights & Biases (offline unless an API key is set).")
         parser.add_argument("--wandb.project", type=str, default="mfnn")
@@ -372,6 +374,11 @@ class MFNNCLI(LightningCLI):
         if config.get("enable_progress_bar", True) is not False and not named:
             callbacks = [*callbacks, StepProgressBar()]
         return super()._instantiate_trainer(config, callbacks)
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        self.model.steps_per_call = config.get("steps_per_call", 1)
 
     def instantiate_trainer(self, **kwargs):
         config = self.config[self.subcommand] if self.subcommand else self.config

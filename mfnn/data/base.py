@@ -11,6 +11,7 @@ set, so logged validation metrics equal the single-process ones.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Iterator
 
 import lightning as L
@@ -76,6 +77,31 @@ class FreshBatches:
         return self.steps
 
 
+class StepGroups:
+    """The batches of `batches` in consecutive groups of k: what a module that runs k optimiser steps per
+    `training_step` (`MFNNModule.steps_per_call`) takes. An epoch keeps its length in optimiser steps."""
+
+    def __init__(self, batches, k: int):
+        if len(batches) % k:
+            raise ConfigError("data.init_args.steps_per_epoch", f"{len(batches)} must be a multiple of "
+                                                                f"steps_per_call={k}")
+        self.batches, self.k = batches, k
+
+    def __iter__(self):
+        batches = iter(self.batches)
+        while group := list(itertools.islice(batches, self.k)):
+            yield group
+
+    def __len__(self) -> int:
+        return len(self.batches) // self.k
+
+
+def grouped_for_module(batches, trainer):
+    """`batches` as the trainer's module consumes them: one per step, or StepGroups of steps_per_call."""
+    k = getattr(getattr(trainer, "lightning_module", None), "steps_per_call", 1) if trainer is not None else 1
+    return batches if k == 1 else StepGroups(batches, k)
+
+
 class FullBatchDataModule(L.LightningDataModule):
     """Base for data modules whose tensors are built once and kept on the training device.
 
@@ -115,13 +141,14 @@ class FullBatchDataModule(L.LightningDataModule):
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # The batches already live on the device; skip Lightning's recursive walk over the batch. (On the data
         # module, not the model: Lightning warns when a model overrides this hook and a data module is given.)
-        if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) and t.device == device
-                                                    for t in batch):
+        on_device = lambda b: isinstance(b, (tuple, list)) and all(  # noqa: E731
+            isinstance(t, torch.Tensor) and t.device == device for t in b)
+        if on_device(batch) or (isinstance(batch, list) and all(on_device(b) for b in batch)):  # (StepGroups: k batches)
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def train_dataloader(self):
-        return RepeatedBatch(self.splits["train"], self.steps_per_epoch)
+        return grouped_for_module(RepeatedBatch(self.splits["train"], self.steps_per_epoch), self.trainer)
 
     def val_dataloader(self):
         return RepeatedBatch(self.splits["val"], 1)

@@ -7,7 +7,7 @@ from typing import Literal
 
 import torch
 
-from mfnn.data.base import FreshBatches, FullBatchDataModule
+from mfnn.data.base import FreshBatches, FullBatchDataModule, grouped_for_module
 from mfnn.errors import require, require_choice, require_positive
 
 Target = Literal["xor", "sign_xor", "single_index", "staircase", "linear"]
@@ -131,8 +131,9 @@ class SyntheticDataModule(FullBatchDataModule):
         if self.train_size is not None:
             return super().train_dataloader()
         device = self.device
-        return FreshBatches(lambda g: self.sample(self.batch_size, g, device), self.steps_per_epoch,
-                            self.seed, device, lambda: self.trainer.global_step if self.trainer else 0)
+        return grouped_for_module(FreshBatches(lambda g: self.sample(self.batch_size, g, device), self.steps_per_epoch,
+                                               self.seed, device, lambda: self.trainer.global_step if self.trainer else 0),
+                                  self.trainer)
 
     @property
     def target_variance(self) -> float:

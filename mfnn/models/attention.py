@@ -22,7 +22,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mfnn.errors import require, require_choice, require_positive
-from mfnn.models.base import MFNNModule
+from mfnn.models.base import MFNNModule, full_precision
 
 INITS = ("positional", "semantic", "random")
 
@@ -122,7 +122,8 @@ class DotProductAttention(MFNNModule):
                 "q": W.square().sum(-1) / d}
 
     def loss_and_metrics(self, batch, stage):
-        risks = self.member_risks(batch)
+        with full_precision(self.W_Q):  # the quadratic risk's terms cancel: no bf16 under bf16-mixed
+            risks = self.member_risks(batch)
         if stage == "train":
             return risks.sum(), {}
         n = batch["weight"].sum(-1)[None, :, None]  # (1, A, 1)
@@ -179,7 +180,8 @@ class LinearPositional(MFNNModule):
         return einsum(ell, batch["weight"], "s a n, a n -> s a")
 
     def loss_and_metrics(self, batch, stage):
-        risks = self.member_risks(batch)
+        with full_precision(self.B):  # the quadratic risk's terms cancel: no bf16 under bf16-mixed
+            risks = self.member_risks(batch)
         if stage == "train":
             return risks.sum(), {}
         test_error = risks / batch["weight"].sum(-1)[None]

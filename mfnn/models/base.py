@@ -3,6 +3,13 @@ the non-finite-loss guard and cheap metric logging.
 
 A subclass implements `loss_and_metrics(batch, stage) -> (loss, {name: value})` and, if some
 parameters need a learning-rate multiplier (mean-field SGD), `param_groups()`.
+
+`steps_per_call = k > 1` (`mfnn fit --steps_per_call=k`) runs k optimiser steps inside one `training_step`
+(manual optimisation), which spreads Lightning's fixed per-step cost over k steps. The data module hands
+over k consecutive batches at once (`mfnn.data.base.StepGroups`); `global_step`, the log cadence and the
+logged step column count optimiser steps, so a run with k > 1 logs, checkpoints and resumes at the same
+steps with the same numbers as k = 1. Cadences (logging, checkpoints, callbacks' every_n_steps, max_steps,
+steps_per_epoch) must be multiples of k; callbacks that act on every batch see every k-th step.
 """
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ import functools
 import importlib
 import inspect
 import math
+import warnings
 from typing import Any
 
 import lightning as L
@@ -24,6 +32,12 @@ from mfnn.parameterization import is_sgd_like, readout_scale, scale_param_groups
 
 class NonFiniteLossError(FloatingPointError):
     pass
+
+
+def full_precision(like: torch.Tensor):
+    """Autocast off (e.g. inside a bf16-mixed run) on `like`'s device: for closed-form losses whose terms
+    cancel, where bfloat16 matmuls would change the result rather than its last digits."""
+    return torch.autocast(like.device.type, enabled=False)
 
 
 def check_optimizer_settings(settings: dict) -> None:
@@ -148,7 +162,110 @@ class MFNNModule(L.LightningModule):
             self.net.compile()
             self._compiled = True
 
+    # ---- k optimiser steps per training_step ------------------------------------------------
+    @property
+    def steps_per_call(self) -> int:
+        return self.__dict__.get("_steps_per_call", 1)
+
+    @steps_per_call.setter
+    def steps_per_call(self, k: int) -> None:
+        require(isinstance(k, int) and not isinstance(k, bool) and k >= 1, "steps_per_call",
+                f"must be an integer >= 1 (got {k!r})")
+        self.__dict__["_steps_per_call"] = k
+        self.automatic_optimization = k == 1
+
+    def on_fit_start(self) -> None:
+        k, trainer = self.steps_per_call, self.trainer
+        if k == 1:
+            return
+        # Lightning counts these in batches (= k optimiser steps here) or checks them every batch.
+        require(trainer.world_size == 1, "steps_per_call", f"> 1 runs in one process only (got {trainer.world_size})")
+        require(trainer.max_steps == -1 or trainer.max_steps % k == 0, "trainer.max_steps",
+                f"must be a multiple of steps_per_call={k} (got {trainer.max_steps})")
+        require(trainer.log_every_n_steps % k == 0, "trainer.log_every_n_steps",
+                f"must be a multiple of steps_per_call={k} (got {trainer.log_every_n_steps})")
+        require(getattr(trainer.precision_plugin, "scaler", None) is None, "trainer.precision",
+                f"16-mixed (fp16 loss scaling) does not run with steps_per_call={k}: use 32-true or bf16-mixed")
+        require(trainer.val_check_interval == 1.0, "trainer.val_check_interval",
+                f"must be 1.0 (validate at epoch ends) with steps_per_call={k} (got {trainer.val_check_interval})")
+        # Lightning's warnings that count batches, not optimiser steps, do not apply: a checkpoint at step s holds
+        # the state after step s, as with k = 1, and the log cadence is in optimiser steps.
+        warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+        warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
+        for cb in trainer.callbacks:
+            for attr in ("every_n_steps", "_every_n_train_steps", "record_every"):
+                every = getattr(cb, attr, None)
+                require(not isinstance(every, int) or every % k == 0, f"trainer.callbacks ({type(cb).__name__})",
+                        f"{attr.lstrip('_')}={every} must be a multiple of steps_per_call={k}")
+
+    def on_train_start(self) -> None:
+        # Lightning keeps separate step counters for automatic (k = 1) and manual (k > 1) optimisation and
+        # restores both from a checkpoint: a run resumed with another k continues from the larger one.
+        loop = self.trainer.fit_loop.epoch_loop
+        auto = loop.automatic_optimization.optim_progress.optimizer.step.total
+        manual = loop.manual_optimization.optim_step_progress.total
+        steps = max(auto.completed, manual.completed)
+        for counter in (auto, manual):
+            counter.ready = counter.completed = steps
+
     def training_step(self, batch, batch_idx):
+        if self.automatic_optimization:
+            return self.step_loss(batch)
+        # batch: k consecutive step batches (StepGroups). The steps run on the bare optimiser with the hooks that
+        # anything overrides (Lightning's wrappers cost ~1 ms a step, the point of k > 1), in Lightning's order.
+        trainer = self.trainer
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        bare = optimizer.optimizer
+        epoch_loop = trainer.fit_loop.epoch_loop
+        progress = epoch_loop.manual_optimization.optim_step_progress  # what trainer.global_step reads
+        hooks = self._step_hooks(trainer)
+        for j, step_batch in enumerate(batch):
+            self.__dict__["_last_in_call"] = j == len(batch) - 1  # (plain attribute: skips nn.Module's setattr)
+            for fn in hooks["on_before_zero_grad"]:
+                fn(optimizer)
+            bare.zero_grad()
+            loss = self.step_loss(step_batch)
+            for fn in hooks["on_before_backward"]:
+                fn(loss)
+            loss.backward()  # (no fp16 loss scaler: refused in on_fit_start)
+            for fn in hooks["on_after_backward"]:
+                fn()
+            for fn in hooks["on_before_optimizer_step"]:
+                fn(optimizer)
+            progress.increment_ready()
+            bare.step()
+            progress.increment_completed()
+            if scheduler is not None:
+                scheduler.step()
+            if j < len(batch) - 1:
+                # Lightning adds 1 per batch after the call: with this, its log cadence and logged step column
+                # (`_batches_that_stepped`) count optimiser steps, exactly as with k = 1.
+                epoch_loop._batches_that_stepped += 1
+        self.__dict__["_last_in_call"] = True
+        return loss.detach()
+
+    HOOKS = ("on_before_zero_grad", "on_before_backward", "on_after_backward", "on_before_optimizer_step")
+
+    def _step_hooks(self, trainer) -> dict[str, list]:
+        """The per-optimiser-step hooks of the callbacks and of this module that are overridden (bound, in
+        Lightning's order: callbacks first), looked up once per fit."""
+        cached = self.__dict__.get("_hooks")
+        if cached is not None and cached[0] is trainer:
+            return cached[1]
+        from lightning.pytorch.callbacks import Callback
+
+        hooks = {}
+        for name in self.HOOKS:
+            fns = [(lambda f: lambda *a: f(trainer, self, *a))(getattr(cb, name)) for cb in trainer.callbacks
+                   if getattr(type(cb), name) is not getattr(Callback, name)]
+            if getattr(type(self), name) is not getattr(L.LightningModule, name):
+                fns.append(getattr(self, name))
+            hooks[name] = fns
+        self.__dict__["_hooks"] = (trainer, hooks)
+        return hooks
+
+    def step_loss(self, batch) -> torch.Tensor:
+        """One optimiser step's loss (checked finite, metrics logged on the cadence)."""
         loss, metrics = self.loss_and_metrics(batch, "train")
         self.check_finite(loss)
         if self.log_this_step:
@@ -166,6 +283,8 @@ class MFNNModule(L.LightningModule):
         or are the last of an epoch / of the run (so callbacks and `callback_metrics` see fresh values).
         `self.log` costs ~1 ms of Python per call, most of a tiny model's step; off-cadence values
         would be discarded anyway. Subclasses may also skip computing metrics when this is False."""
+        if not self.__dict__.get("_last_in_call", True):  # k steps per call: only the last can be on a cadence
+            return False
         trainer = self._trainer
         if trainer is None or not trainer.training:
             return True

@@ -214,7 +214,7 @@ class MLP(MFNNModule):
 
     def loss_and_metrics(self, batch, stage):
         x, y = batch
-        out = self.net(x)
+        out = self.net(x).float()  # bf16-mixed: the loss in float32
         if self.loss_name == "mse":
             loss = F.mse_loss(out, y)
             return loss, {"mse": loss.detach()}

@@ -130,6 +130,7 @@ class ModularMLP(MFNNModule):
             require(data.p == self.net.p, "model.init_args.p", f"is {self.net.p} but data.init_args.p is {data.p}")
 
     def per_pair_loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = out.float()  # bf16-mixed: the loss in float32
         if self.loss_name == "mse":
             return one_hot_mse(out, y)
         return -out.log_softmax(-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)

@@ -23,7 +23,7 @@ from torch import nn
 
 from mfnn.data.modular import all_pairs
 from mfnn.errors import require, require_positive
-from mfnn.models.base import MFNNModule
+from mfnn.models.base import MFNNModule, full_precision
 from mfnn.optim.langevin import Langevin
 
 LOG_PHI_RANGE, PHI_BINS = (-3.0, 2.0), 50  # histogram of log10(P * Phi_k); the prior sits near P * Phi = 1
@@ -163,6 +163,10 @@ class QuadraticModular(MFNNModule):
                 {"params": [self.a], "sgd_lr_scale": self.sigma_a2 / self.N}]
 
     def loss_and_metrics(self, batch, stage):
+        with full_precision(self.w):  # a posterior's potential (its terms cancel in table_sse): no bf16 under bf16-mixed
+            return self.potential_and_metrics(batch, stage)
+
+    def potential_and_metrics(self, batch, stage):
         if stage != "train":  # validation: the whole table, one number per run for the logs
             with torch.no_grad():
                 mse = (self() - self.target).square().sum(-1).mean()

@@ -21,7 +21,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mfnn.errors import require, require_positive
-from mfnn.models.base import MFNNModule
+from mfnn.models.base import MFNNModule, full_precision
 from mfnn.optim.langevin import Langevin
 
 COS_BINS = 40  # resolution of the |cos(w, w*)| histograms
@@ -118,6 +118,10 @@ class ErfStudent(MFNNModule):
         return {"overlap": alpha.abs().mean(-1), "frac_specialised": (cos.abs() > self.specialised_cos).float().mean(-1)}
 
     def loss_and_metrics(self, batch, stage):
+        with full_precision(self.W):  # a posterior's potential and its order parameters: no bf16 under bf16-mixed
+            return self.potential_and_metrics(batch, stage)
+
+    def potential_and_metrics(self, batch, stage):
         x, y = batch
         f = self(x)
         sse = (f - y).square().sum(-1)  # (C,)
