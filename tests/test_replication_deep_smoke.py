@@ -12,7 +12,7 @@ def test_deep_replication_tiny(tmp_path, capsys):
     for name in ("report.md", "metrics.json", "kta_layers.png", "clouds.png", "test_curves.png"):
         assert (out / name).stat().st_size > 0, name
     payload = json.loads((out / "metrics.json").read_text())
-    assert len(payload["checks"]) == 11
+    assert len(payload["checks"]) == 14
     mf, lazy = payload["metrics"]["mean_field"], payload["metrics"]["lazy"]
     assert mf["width"] == 16 and mf["depth"] == 3 and mf["steps"][0] == 0 and mf["steps"][-1] == 20
     assert len(mf["kta_init"]) == len(mf["kta_final"]) == 3
