@@ -32,8 +32,8 @@ TINY_CONFIG = CONFIGS / "first_order" / "rubin_tiny.yaml"
 PAPER = "Rubin, Seroussi & Ringel 2024 (arXiv 2310.03789)"
 PAPER_SIGMA2_C, WINDOW = 0.18, 0.20  # transition near sigma^2 ~ 0.18 (u ~ 30.2); accepted within +-20%
 ALPHA = 0.05  # a kink counts when a smooth curve with the measured noise produces its size in < 5% of draws
-U_COEXIST = -1.0  # a Gaussian cloud has U = 0 +- ~0.15 (n ~ 500 neurons); one neuron in 500 at |cos| 0.8 gives U ~ -3
-U_GAUSS = -0.5  # ... so a GP-like cloud stays above -0.5 (> 3 sampling spreads)
+U_COEXIST = -1.0  # a Gaussian cloud has U = 0 +- ~0.1 (350 neurons); one neuron in 500 at |cos| 0.8 gives U ~ -4
+U_GAUSS = -0.5  # ... so a GP-like cloud stays above -0.5 (~5 sampling spreads)
 PAPER_SETTING = {"d": 150, "n": 3000, "N": 700, "sigma_a2": 8 / 700, "sigma_w2": 0.5}
 
 
