@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from mfnn.analysis.first_order import bin_centres
 from mfnn.plotting import BACKGROUND, save, subplots
@@ -38,10 +39,12 @@ def sweep_figure(s2: list[float], seeds: list[int], grid: dict[str, np.ndarray],
                 ax.plot(x, v[c], ".", color=colour, alpha=0.35, ms=4)
             ax.plot(x, v.mean(0), "-", color=colour, lw=1.2, label=f"seed {seed}")
         if key == "U":
-            ax.axhspan(min(U_placebo), max(U_placebo), color="tab:green", alpha=0.25,
-                       label="placebo: Gaussian cloud, same width")
+            ax.axhspan(min(U_placebo), max(U_placebo), color="tab:cyan", alpha=0.3,
+                       label="placebo: Gaussian cloud as wide\nas the smallest-$\\sigma^2$ cloud (20 draws)")
             ax.axhline(0, color="k", lw=0.6)
-            ax.set_yscale("symlog", linthresh=1.0)
+            if np.min(U) < -1:  # droplets drive U far below zero: a log scale beyond |U| = 1
+                ax.set_yscale("symlog", linthresh=1.0)
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         if theory is not None and key in theory_of:
             ax.plot([t["sigma2"] for t in theory], [theory_of[key](t) for t in theory], "-", color="tab:green", lw=1,
                     label="single-neuron theory (same d)")
@@ -54,7 +57,8 @@ def sweep_figure(s2: list[float], seeds: list[int], grid: dict[str, np.ndarray],
         ax.axvspan(paper * (1 - window), paper * (1 + window), color="k", alpha=0.06)
         ax.set_xlabel("$\\sigma^2$ (noise variance)")
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7)
+        if key in ("c3", "U"):  # the other panels share these colours and lines
+            ax.legend(fontsize=7)
     return save(fig, path)
 
 
