@@ -125,3 +125,105 @@ def single_neuron_theory(noise_vars: list[float], d: int, n: int, N: int, sigma_
                     "frac_specialised": float(np.sum(p * (cos > specialised_cos))), "cos_hist": hist,
                     "droplet": droplet_mode(hist, smooth=1), "u": u0 / s2**2, "g": g0 / s2})
     return out
+
+
+# ---- across seeds: the paper's observable, a located kink, and coexistence ---------------------
+def hermite_components(pred: np.ndarray, z: np.ndarray) -> dict[str, np.ndarray]:
+    """Least-squares fit of each predictor on (1, He1(z), He3(z)) over the held-out inputs, z = w*.x.
+    pred: (C, B), z: (B,). The teacher He1 - 0.3 He3 gives exactly (0, 1, -0.3); `rest` is the mean square of
+    what the fit leaves (the part of the predictor outside the teacher's directions: fitted sample noise)."""
+    X = np.stack([np.ones_like(z), z, z**3 - 3 * z], 1)  # (B, 3)
+    coef, *_ = np.linalg.lstsq(X, pred.T, rcond=None)  # (3, C)
+    rest = ((pred.T - X @ coef) ** 2).mean(0)
+    return {"c1": coef[1], "c3": coef[2], "rest": rest}
+
+
+def hinge_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, grid: int = 401) -> dict:
+    """Two straight segments joined at a break b: y = c0 + c1 x + c2 max(0, b - x), (weighted) least squares,
+    b profiled over a fine grid strictly inside the data (each segment keeps >= 2 points)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    w = np.ones_like(x) if w is None else np.asarray(w, float)
+    bs = np.linspace(x[1], x[-2], grid)
+    X = np.stack(np.broadcast_arrays(np.ones_like(x), x, np.maximum(0.0, bs[:, None] - x)), -1)  # (G, P, 3)
+    A = np.einsum("gpi,p,gpj->gij", X, w, X)  # normal equations, one 3x3 system per candidate break
+    coef = np.linalg.solve(A + 1e-12 * np.eye(3), np.einsum("gpi,p,p->gi", X, w, y)[..., None])[..., 0]  # (G, 3)
+    rss = (w * (np.einsum("gpi,gi->gp", X, coef) - y) ** 2).sum(-1)
+    g = int(np.argmin(rss))
+    return {"break": float(bs[g]), "rss": float(rss[g]), "coef": coef[g], "slope_above": float(coef[g, 1]),
+            "slope_below": float(coef[g, 1] - coef[g, 2])}
+
+
+def quadratic_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> dict:
+    """The smooth alternative to a kink: y = c0 + c1 x + c2 x^2, (weighted) least squares."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    sw = np.sqrt(np.ones_like(x) if w is None else np.asarray(w, float))
+    X = np.stack([np.ones_like(x), x, x**2], 1)
+    coef, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
+    return {"coef": coef, "fit": X @ coef, "rss": float(((((X @ coef) - y) * sw) ** 2).sum())}
+
+
+def hierarchical_means(Y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap replicates of the mean curve. Y: (seeds, chains, points); seeds (data sets) are resampled,
+    then chains within each drawn seed, so the dataset-to-dataset spread enters the error bar. -> (n_boot, points)"""
+    S, k, _ = Y.shape
+    s = rng.integers(0, S, size=(n_boot, S))
+    c = rng.integers(0, k, size=(n_boot, S, k))
+    return Y[s[:, :, None], c].mean((1, 2))
+
+
+def locate_break(x, Y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Where a curve measured over seeds x chains bends, with an error bar and a significance.
+
+    Y: (seeds, chains, points) on the sorted grid x. Returns the two-segment break of the mean curve, its
+    bootstrap replicates (hierarchical_means) with a 95% interval, the break of each seed's mean curve, and a
+    p-value against the smooth (quadratic) alternative: T = RSS_quadratic - RSS_two-segment, with weights
+    1/se^2 from the bootstrap, calibrated by refitting both models on the quadratic fit plus Gaussian noise
+    of the measured size (a parametric bootstrap under 'no kink')."""
+    x = np.asarray(x, float)
+    rng = np.random.default_rng(seed)
+    mean = Y.mean((0, 1))
+    boots = hierarchical_means(Y, n_boot, rng)
+    se = boots.std(0, ddof=1)
+    w = 1.0 / np.maximum(se, 1e-12 * max(np.abs(mean).max(), 1e-12)) ** 2
+    fit, quad = hinge_fit(x, mean, w), quadratic_fit(x, mean, w)
+    T = quad["rss"] - fit["rss"]
+    null = []
+    for _ in range(1000):
+        y0 = quad["fit"] + rng.normal(size=len(x)) * se
+        null.append(quadratic_fit(x, y0, w)["rss"] - hinge_fit(x, y0, w)["rss"])
+    null = np.asarray(null)
+    b_boot = np.array([hinge_fit(x, yb, w)["break"] for yb in boots])
+    lo, hi = np.percentile(b_boot, [2.5, 97.5])
+    per_seed = [hinge_fit(x, Y[s].mean(0), w)["break"] for s in range(Y.shape[0])]
+    return {"break": fit["break"], "slope_above": fit["slope_above"], "slope_below": fit["slope_below"],
+            "coef": fit["coef"].tolist(), "ci95": [float(lo), float(hi)], "half_width": float((hi - lo) / 2),
+            "boot_std": float(b_boot.std(ddof=1)), "T": float(T), "p_smooth": float((1 + np.sum(null >= T)) / (1 + len(null))),
+            "per_seed": [float(b) for b in per_seed], "seed_mean": float(np.mean(per_seed)),
+            "seed_std": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else float("nan"),
+            "se": se.tolist(), "mean": mean.tolist()}
+
+
+def smooth_placebo(x, Y: np.ndarray) -> np.ndarray:
+    """The same measurements with any kink removed: each point's mean replaced by the weighted quadratic fit of
+    the mean curve, each (seed, chain) keeping its own deviation from that mean (the real noise)."""
+    mean = Y.mean((0, 1))
+    quad = quadratic_fit(np.asarray(x, float), mean)
+    return Y - mean + quad["fit"]
+
+
+def binder_of_hist(hist: np.ndarray) -> float:
+    """Binder-like cumulant of the neuron overlaps, U = 1 - <c^4> / (3 <c^2>^2), from a |cos| histogram (bin
+    centres; the sign of cos does not enter). A Gaussian cloud gives 0, a Gaussian bulk with a few neurons at
+    a finite |cos| (coexistence of two neuron populations) gives U << 0, a cloud moved as a whole to a
+    finite |cos| gives U -> 2/3."""
+    h = np.asarray(hist, float) / np.sum(hist)
+    c = bin_centres(len(h))
+    m2, m4 = float((h * c**2).sum()), float((h * c**4).sum())
+    return 1.0 - m4 / (3 * m2**2)
+
+
+def gaussian_cloud_hist(m2: float, n: int, bins: int, rng: np.random.Generator) -> np.ndarray:
+    """Placebo for the cumulant: |cos| histogram of n draws of a Gaussian with the given <cos^2> (a cloud that
+    only widens, as a continuous transition would), in the same bins."""
+    c = np.abs(rng.normal(scale=math.sqrt(m2), size=n))
+    return np.bincount(np.minimum((c * bins).astype(int), bins - 1), minlength=bins) / n

@@ -10,7 +10,8 @@ from mfnn.plotting import cloud_scatter, save, subplots
 LABEL = {"mean_field": "mean-field (1/N)", "lazy": "lazy / NTK (1/sqrt N)", "lazy_wide": "lazy / NTK, 2N"}
 
 
-def figures(m: dict, res: dict, out: Path, gp_mse: float, middle: int = 1) -> list[tuple[str, str]]:
+def figures(m: dict, out: Path, gp_mse: float, seed: int = 0) -> list[tuple[str, str]]:
+    """m: one seed's measurements per regime (the weights it holds: W_mid / W_in, trained and at init)."""
     mf, lz, wide = m["mean_field"], m["lazy"], m["lazy_wide"]
     depth = len(mf["kta_init"])
     # 1. KTA per layer, before/after, and its trajectory.
@@ -23,7 +24,7 @@ def figures(m: dict, res: dict, out: Path, gp_mse: float, middle: int = 1) -> li
         ax.bar(layers + (i - 1.5) * 0.2, vals, width=0.2, label=lab, color=colour)
     ax.set_xticks(layers, [f"hidden layer {l + 1}" for l in range(depth)])
     ax.set_ylabel("centred KTA  A(K_l, y yᵀ)")
-    ax.set_title("kernel-target alignment per layer")
+    ax.set_title(f"kernel-target alignment per layer (seed {seed})")
     ax.legend(fontsize=8)
     for regime, style in (("mean_field", "-"), ("lazy", "--"), ("lazy_wide", ":")):
         kta = torch.tensor(m[regime]["kta"])
@@ -38,12 +39,12 @@ def figures(m: dict, res: dict, out: Path, gp_mse: float, middle: int = 1) -> li
     # 2. Middle-layer clouds (rows of W_hidden[0], top-2 PCs), coloured by each neuron's correlation with y;
     #    input-layer clouds in the (x1, x2) plane.
     fig, axes = subplots(2, 4, figsize=(22, 10), gridspec_kw={"wspace": 0.35})
-    bg_W = res["mean_field"]["cli"].model.net.neurons(middle)["W"].detach()
+    bg_W = mf["W_mid"]
     basis = torch.linalg.svd(bg_W - bg_W.mean(0), full_matrices=False).Vh[:2].T  # the trained BG's top-2 PCs
-    nets = [("mean-field, init", res["mean_field"]["init"], mf["middle_corr_init"]),
-            ("mean-field, trained", res["mean_field"]["cli"].model.net, mf["middle_corr"]),
-            ("lazy, trained", res["lazy"]["cli"].model.net, lz["middle_corr"])]
-    panels = [(t, net.neurons(middle)["W"].detach(), c) for t, net, c in nets]
+    nets = [("mean-field, init", mf["W_mid_init"], mf["W_in_init"], mf["middle_corr_init"]),
+            ("mean-field, trained", mf["W_mid"], mf["W_in"], mf["middle_corr"]),
+            ("lazy, trained", lz["W_mid"], lz["W_in"], lz["middle_corr"])]
+    panels = [(t, W, c) for t, W, _, c in nets]
     if "fg_W" in mf:
         panels.append(("mean-field foreground", mf["fg_W"], mf["fg_corr"]))
     for ax, (title, W, corr) in zip(axes[0], panels):
@@ -51,8 +52,8 @@ def figures(m: dict, res: dict, out: Path, gp_mse: float, middle: int = 1) -> li
                       vmin=-1, vmax=1)
         ax.figure.colorbar(ax.collections[-1], ax=ax, label="corr(activation, y)")
     plane = torch.eye(mf["input_dim"])[:, :2]
-    for ax, (title, net, _) in zip(axes[1], nets):
-        cloud_scatter(ax, net.W_in.detach(), None, f"W_in in the (x1, x2) plane: {title}", basis=plane, alpha=0.6)
+    for ax, (title, _, W_in, _) in zip(axes[1], nets):
+        cloud_scatter(ax, W_in, None, f"W_in in the (x1, x2) plane: {title}", basis=plane, alpha=0.6)
     ax = axes[1][3]
     bins = torch.linspace(0, 1, 26).numpy()
     for (title, _, corr), colour in zip(panels, ("0.6", "tab:orange", "tab:blue", "tab:green")):
@@ -72,11 +73,11 @@ def figures(m: dict, res: dict, out: Path, gp_mse: float, middle: int = 1) -> li
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("MSE")
-    ax.set_title("y = x1 x2 in d = 64, n = 1024")
+    ax.set_title(f"y = x1 x2 in d = {mf['input_dim']}, n = {mf['train_size']} (seed {seed})")
     ax.legend(fontsize=7)
     save(fig, out / "test_curves.png")
-    return [("Centred kernel-target alignment of each hidden layer: init, lazy and mean-field after training (left); "
-             "during training (right).", "kta_layers.png"),
+    return [(f"Seed {seed}. Centred kernel-target alignment of each hidden layer: init, lazy and mean-field after "
+             "training (left); during training (right).", "kta_layers.png"),
             ("Top: middle-layer neuron clouds (incoming rows of W_hidden[0] projected on the trained mean-field "
              "background's top-2 principal components), coloured by the correlation of each neuron's activation with "
              "y; the last panel is the foreground (fresh neurons trained alone). Bottom: rows of W_in projected on the "

@@ -1,0 +1,84 @@
+"""The lazy (NTK) prediction of a network: its first-order Taylor expansion around the initial weights, trained by
+the same full-batch gradient descent, in closed form.
+
+    f_lin(x; theta) = f(x; theta_0) + J(x) (theta - theta_0),      K(x, x') = J(x) J(x')^T   (empirical NTK)
+
+Gradient descent with step lr on L = mean_mu (f(x_mu) - y_mu)^2 moves the training residual r = f_lin(X) - y by
+r <- (I - c K) r with c = 2 lr / n, so after T steps (K = V diag(lam) V^T)
+
+    f_lin,T(x) = f_0(x) - c K(x, X) V diag((1 - (1 - c lam)^T) / (c lam)) V^T r_0.
+
+A network trained lazily ends at f_lin,T; a feature learner does not. The NTK of an MLPNet is assembled layer by
+layer from per-sample backpropagated signals delta_l = df/dz_l and the layer inputs (no (params x samples)
+Jacobian is ever stored):  K = s_N^2 H_L H_L'^T + sum_l (Delta_l Delta_l'^T) * (In_l In_l'^T / fan_in + [bias]).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def ntk_factors(net, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None, bool]]:
+    """Per layer (delta (B, N_out), input (B, fan_in) or None for the readout, has_bias): the two factors whose
+    Gram products give that layer's share of the NTK. x: (B, d); net: an MLPNet with one output."""
+    with torch.enable_grad():  # callers often sit in no_grad (evaluation code)
+        return _ntk_factors(net, x.detach())
+
+
+def _ntk_factors(net, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None, bool]]:
+    zs, ins = [], []
+    z = x @ net.W_in.T / math.sqrt(net.input_dim)
+    z = z + net.b_in if net.b_in is not None else z
+    zs.append(z)
+    ins.append(x)
+    h = net.act(z)
+    for l in range(net.depth - 1):
+        ins.append(h)
+        z = net.next_preactivation(h, l)
+        zs.append(z)
+        h = net.act(z)
+    f = net.readout_scale * (h @ net.a).sum()  # sum over samples: sample b's output depends on its own z only
+    deltas = torch.autograd.grad(f, zs)
+    factors = [(dl.detach(), inp.detach(), net.b_in is not None if l == 0 else len(net.b_hidden) > 0)
+               for l, (dl, inp) in enumerate(zip(deltas, ins))]
+    factors.append((net.readout_scale * h.detach(), None, False))  # df/da = s_N h_L
+    return factors
+
+
+def empirical_ntk(net, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """K(x1, x2) = sum over all parameters of df(x1)/dtheta df(x2)/dtheta, (B1, B2), float64."""
+    K = torch.zeros(len(x1), len(x2), dtype=torch.float64)
+    for (d1, i1, bias), (d2, i2, _) in zip(ntk_factors(net, x1), ntk_factors(net, x2)):
+        d1, d2 = d1.double(), d2.double()
+        if i1 is None:  # readout: df/da_i = s_N h_i
+            K += d1 @ d2.T
+            continue
+        inner = i1.double() @ i2.double().T / i1.shape[1] + (1.0 if bias else 0.0)
+        K += (d1 @ d2.T) * inner
+    return K
+
+
+@torch.no_grad()
+def _outputs(net, x: torch.Tensor) -> torch.Tensor:
+    return net(x).reshape(-1).double()
+
+
+def linearized_gd(net0, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor, lr: float,
+                  steps: int) -> dict:
+    """Predictions on x_eval (and x_train) of net0's linearization after `steps` full-batch GD steps of size lr
+    (the effective per-parameter step, i.e. after any width multiplier) on the mean squared error."""
+    K = empirical_ntk(net0, x_train, x_train)
+    K_eval = empirical_ntk(net0, x_eval, x_train)
+    lam, V = torch.linalg.eigh(K)
+    lam = lam.clamp_min(0)
+    c = 2 * lr / len(x_train)
+    r0 = _outputs(net0, x_train) - y_train.reshape(-1).double()
+    decay = 1 - c * lam
+    with torch.no_grad():
+        geo = torch.where(c * lam > 1e-12, (1 - decay**steps) / (c * lam).clamp_min(1e-300),
+                          torch.full_like(lam, float(steps)))
+    coef = V @ (geo * (V.T @ r0))
+    return {"eval": _outputs(net0, x_eval) - c * K_eval @ coef,
+            "train": y_train.reshape(-1).double() + V @ (decay**steps * (V.T @ r0)),
+            "max_step_eigen": float(c * lam.max())}  # > 2: the linear model's GD diverges along the top mode

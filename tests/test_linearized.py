@@ -1,0 +1,53 @@
+"""The lazy (NTK) predictor: the layer-by-layer empirical NTK equals J J^T from autograd, and a wide NTK-scaled
+network trained by gradient descent ends where its closed-form linearization says; a feature learner does not."""
+import torch
+
+from mfnn.analysis.linearized import empirical_ntk, linearized_gd
+from mfnn.models.mlp import MLPNet
+
+
+def _net(width, parameterization="ntk", seed=0):
+    torch.manual_seed(seed)
+    return MLPNet(5, width, depth=3, activation="erf", parameterization=parameterization).double()
+
+
+def test_ntk_equals_jacobian_gram():
+    net = _net(16)
+    x = torch.randn(6, 5, dtype=torch.float64)
+    J = []
+    for xi in x:
+        g = torch.autograd.grad(net(xi[None]).sum(), list(net.parameters()))
+        J.append(torch.cat([t.reshape(-1) for t in g]))
+    J = torch.stack(J)
+    assert torch.allclose(empirical_ntk(net, x, x[:4]), J @ J[:4].T, atol=1e-10)
+
+
+def _gd(net, x, y, lr, steps):
+    for _ in range(steps):
+        loss = (net(x) - y).square().mean()
+        grads = torch.autograd.grad(loss, list(net.parameters()))
+        with torch.no_grad():
+            for p, g in zip(net.parameters(), grads):
+                p -= lr * g
+    return net
+
+
+def _deviation(width, parameterization, lr):
+    torch.manual_seed(1)
+    x, xe = torch.randn(32, 5, dtype=torch.float64), torch.randn(64, 5, dtype=torch.float64)
+    y = x[:, 0] * x[:, 1]
+    net0 = _net(width, parameterization)
+    with torch.no_grad():
+        f0 = net0(xe)
+    lin = linearized_gd(net0, x, y, xe, lr, 100)
+    net = _gd(_net(width, parameterization), x, y, lr, 100)
+    with torch.no_grad():
+        f = net(xe)
+    return float((f - lin["eval"]).square().sum() / (lin["eval"] - f0).square().sum())
+
+
+def test_lazy_network_follows_its_linearization_and_mean_field_does_not():
+    lazy = _deviation(1024, "ntk", 0.5)
+    assert lazy < 0.01  # NTK: the function-space deviation shrinks like 1/N
+    assert _deviation(128, "ntk", 0.5) > lazy  # ... and grows at smaller width
+    assert _deviation(128, "mean_field", 0.5 * 128) > 0.1  # a mean-field net (lr x N) leaves its linearization
