@@ -456,7 +456,13 @@ def read_finished_run(path: str | Path, timeout_s: float = 120.0) -> dict:
 
     deadline = time.monotonic() + timeout_s
     while True:
-        run = read_offline_run(path)
+        try:
+            run = read_offline_run(path)
+        except ValueError:  # wandb is still writing: a half-written chunk fails its checksum
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+            continue
         if run["finished"]:
             return run
         if time.monotonic() > deadline:
