@@ -146,3 +146,17 @@ def key_frequency_logits(logits: torch.Tensor, p: int, freqs: list[int]) -> torc
     """Projection of logits (p^2, C) onto span{cos w(a+b), sin w(a+b) : key w}, per class."""
     D = trig_directions(p, freqs, logits.dtype, logits.device)  # (2F, P)
     return D.T @ (D @ logits)
+
+
+def count_key_frequencies(power: torch.Tensor, max_keys: int = 10) -> int:
+    """How many frequencies a Fourier power spectrum (p//2 + 1,) over k = 0 .. p//2 concentrates on: sort
+    the non-constant powers in decreasing order and cut at the largest drop P_(i) / P_(i+1) among the top
+    `max_keys` + 1. A grokked embedding has a few key frequencies and a drop of orders of magnitude after
+    the last one; a random one has no such gap (its count is then arbitrary, and the key share is small)."""
+    P = power[1:].double().sort(descending=True).values[: max_keys + 1].clamp_min(1e-300)
+    return int((P[:-1] / P[1:]).argmax()) + 1
+
+
+def top_frequencies(power: torch.Tensor, n: int) -> list[int]:
+    """The n frequencies k >= 1 with the most power, sorted by frequency."""
+    return sorted(int(k) for k in torch.topk(power[1:], n).indices + 1)
