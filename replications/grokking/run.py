@@ -292,12 +292,16 @@ def parse_parts(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     cli = ReplicationCLI("grokking", __doc__.splitlines()[0])  # threads: one per core unless told
     cli.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of gd,adamw,sweep (default: all)")
-    cli.add_argument("--jobs", type=int, default=1, help="run the parts in this many worker processes (default 1)")
+    cli.add_argument("--jobs", type=int, default=None,
+                     help="run the parts in this many worker processes (default: one per part, at most one per "
+                          "core; 1 with --tiny)")
     args = cli.parse(argv)
     try:
         parts = parse_parts(args.parts)
     except ValueError as err:
         cli.error(f"argument --parts: {err}")
+    if args.jobs is None:
+        args.jobs = 1 if args.tiny else min(len(PARTS), os.cpu_count() or 1)
     if args.jobs < 1:
         cli.error(f"argument --jobs: must be >= 1 (got {args.jobs})")
     seed = [f"--seed_everything={args.seed}", f"--data.init_args.seed={args.seed}"] if args.seed is not None else []
