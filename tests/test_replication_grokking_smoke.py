@@ -1,6 +1,6 @@
-"""The whole grokking replication path at tiny size (p = 23): configs, batched sweep, analysis,
-figures, report. Not every check passes at this size, but the net groks and its weights take
-Gromov's Fourier form."""
+"""The whole grokking replication path at tiny size (p = 23): configs, batched seeds, the early-stopping
+sweep, analysis, figures, report. Not every check passes at this size, but the AdamW nets grok and their
+weights take Gromov's Fourier form."""
 import json
 
 from tests.helpers import load_script, run_tiny
@@ -11,26 +11,48 @@ nanda = load_script("replications/grokking/run_transformer.py")
 
 def test_gromov_route_tiny(tmp_path, capsys):
     out = run_tiny(gromov, tmp_path)
-    for name in ("report.md", "metrics.json", "gromov_curves.png", "gromov_weights.png", "sweep.png"):
+    for name in ("report.md", "metrics.json", "gromov_gd_curves.png", "gromov_curves.png", "gromov_weights.png",
+                 "sweep.png"):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert len(metrics["checks"]) == 9
+    assert len(metrics["checks"]) == 13
     assert not any("|" in c["name"] for c in metrics["checks"])  # a pipe would break the markdown table
-    main, sweep = metrics["metrics"]["main"], metrics["metrics"]["sweep"]
-    assert main["p"] == 23 and sweep["fractions"] == [0.2, 0.6]
-    # p = 23 already groks in 500 steps: generalisation, Fourier localisation and the phase relation
-    assert main["final_test_acc"] >= 0.99 and main["step_test_acc_99"] > main["step_train_acc_100"]
-    assert 0 < main["ipr_initial"] < 0.3 < main["ipr_final"] <= 1
-    assert main["phase_fraction_within_pi_8"] > 2 * main["phase_fraction_within_pi_8_init"]
-    assert sweep["final_test_acc"][0] < 0.5 <= 0.99 <= sweep["final_test_acc"][1]
+    gd, adamw, sweep = (metrics["metrics"][k] for k in ("gd", "adamw", "sweep"))
+    assert gd["p"] == 23 and len(gd["seeds"]) == 3 and gd["lr"] == 5
+    assert sweep["fractions"] == [0.2, 0.2, 0.6, 0.6]
+    # p = 23 already groks in 500 AdamW steps, every seed: generalisation after memorisation, Fourier
+    # localisation and the phase relation, against seed 0's init as the null
+    for seed in adamw["seeds"]:
+        assert seed["final_test_acc"] >= 0.99 and seed["step_test_acc_99"] > seed["step_train_acc_100"]
+        assert adamw["seed0_at_init"]["ipr_mean"] < 0.3 < seed["ipr_mean"] <= 1
+        assert seed["phase_fraction_within_pi_8"] > 2 * adamw["seed0_at_init"]["phase_fraction_within_pi_8"]
+    # the sweep stops once every member has settled (0.2 flat, 0.6 at 99%), before its step cap
+    assert sweep["stopped_early_at"] is not None and sweep["steps"] < 600
+    assert max(sweep["final_test_acc"][:2]) < 0.5 and min(sweep["final_test_acc"][2:]) >= 0.99
+    assert sweep["critical_fraction_per_seed"] == [0.4, 0.4]
     printed = capsys.readouterr().out
-    assert "| check | measured |" in printed and f"wrote 5 files to {out}" in printed
+    assert "| check | measured |" in printed and f"wrote 6 files to {out}" in printed
 
 
 def test_nanda_route_tiny(tmp_path, capsys):
     out = run_tiny(nanda, tmp_path)
     for name in ("report.md", "metrics.json", "progress.png"):
         assert (out / name).stat().st_size > 0, name
-    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    report = json.loads((out / "metrics.json").read_text())
+    metrics = report["metrics"]
     assert len(metrics["key_frequencies"]) == 2 and metrics["steps"] == 60
+    n = metrics["n_key_frequencies"]
+    assert 0 <= n <= 5 and len(metrics["key_frequencies_counted"]) == n
+    names = [c["name"] for c in report["checks"]]
+    assert any(name.startswith("number of key frequencies") for name in names)
+    assert any(f"= 4 x {n} key frequencies" in name for name in names)
     assert "key frequencies:" in capsys.readouterr().out
+
+
+def test_gromov_refuses_unknown_parts_before_writing(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        gromov.main(["--tiny", "--parts", "gd,bogus", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")])
+    assert exit_info.value.code == 2
+    assert "--parts" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -146,3 +146,17 @@ def key_frequency_logits(logits: torch.Tensor, p: int, freqs: list[int]) -> torc
     """Projection of logits (p^2, C) onto span{cos w(a+b), sin w(a+b) : key w}, per class."""
     D = trig_directions(p, freqs, logits.dtype, logits.device)  # (2F, P)
     return D.T @ (D @ logits)
+
+
+def count_key_frequencies(power: torch.Tensor, min_share: float = 0.05) -> int:
+    """How many frequencies k >= 1 of a Fourier power spectrum (p//2 + 1,) each carry at least `min_share`
+    of the non-constant power. 5%: the paper's largest key set (5) split evenly gives 20% each, so a key
+    frequency at a quarter of that still counts, while a random embedding spreads ~1/(p//2) (1.8% at
+    p = 113) over every frequency and a pruned remnant of a trained one holds ~1% or less."""
+    P = power[1:].double()
+    return int((P / P.sum() >= min_share).sum())
+
+
+def top_frequencies(power: torch.Tensor, n: int) -> list[int]:
+    """The n frequencies k >= 1 with the most power, sorted by frequency."""
+    return sorted(int(k) for k in torch.topk(power[1:], n).indices + 1)

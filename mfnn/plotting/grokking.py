@@ -47,40 +47,41 @@ def progress_figure(history: dict[str, list[float]], phases: dict[str, float], k
     return save(fig, path)
 
 
-def gromov_curves(history: dict[str, list[float]], train100: float, test99: float, ipr_steps, ipr_per_neuron,
-                  path: Path) -> Path:
-    """Gromov Fig. 2 style: accuracy and loss with the memorisation -> generalisation delay marked,
-    and the Fourier localisation (IPR, r = 2) of W_in rows over training (median and quartiles)."""
-    s = history["step"]
-    fig, axes = subplots(1, 3, figsize=(15, 4))
-    ax = axes[0]
-    ax.plot(s, history["train_acc"], color=BACKGROUND, label="train")
-    ax.plot(s, history["test_acc"], color=FOREGROUND, label="test")
-    ax.set_ylabel("accuracy"), ax.set_title("delayed generalisation")
-    ax = axes[1]
-    ax.plot(s, history["train_loss"], color=BACKGROUND, label="train")
-    ax.plot(s, history["test_loss"], color=FOREGROUND, label="test")
-    ax.set_yscale("log"), ax.set_ylabel("MSE loss"), ax.set_title("loss")
+def gromov_curves(members: list[dict[str, list[float]]], snapshots: list[dict], p: int, path: Path,
+                  title: str = "") -> Path:
+    """Gromov Fig. 2 style, one line per seed: train/test accuracy with each seed's memorisation
+    (train 100%) and generalisation (test 99%) steps, test loss, and the Fourier localisation (IPR, r = 2)
+    of seed 0's W_in rows over training (median and quartiles)."""
+    from mfnn.analysis.fourier import neuron_ipr
+    from mfnn.analysis.phases import first_step_at_least
+    fig, axes = subplots(1, 3, figsize=(15, 4.2))
+    colours = colormaps["viridis"](np.linspace(0, 0.8, len(members)))
+    for k, (h, c) in enumerate(zip(members, colours)):
+        s = h["step"]
+        axes[0].plot(s, h["train_acc"], color=c, ls="--", lw=1)
+        axes[0].plot(s, h["test_acc"], color=c, label=f"seed {k}: test (train dashed)")
+        axes[1].plot(s, h["test_loss"], color=c, label=f"seed {k}")
+        t100, t99 = first_step_at_least(s, h["train_acc"], 1.0), first_step_at_least(s, h["test_acc"], 0.99)
+        for x, ls in ((t100, ":"), (t99, "-.")):
+            if not math.isnan(x):
+                axes[0].axvline(x, color=c, ls=ls, lw=0.8)
+    axes[0].set_ylabel("accuracy"), axes[0].set_title("delayed generalisation (dotted: train 100%, dash-dot: test 99%)",
+                                                      fontsize=9)
+    axes[1].set_yscale("log"), axes[1].set_ylabel("test MSE loss"), axes[1].set_title("test loss")
     for ax in axes[:2]:
-        if not math.isnan(train100):
-            ax.axvline(train100, color=BACKGROUND, ls="--", lw=1, label=f"train = 100% (step {train100:g})")
-        if not math.isnan(test99):
-            ax.axvline(test99, color=FOREGROUND, ls="--", lw=1, label=f"test >= 99% (step {test99:g})")
-        if not (math.isnan(train100) or math.isnan(test99)):
-            ax.axvspan(train100, test99, color="0.9", zorder=0, label=f"delay x{test99 / train100:.1f}")
         ax.set_xlabel("step"), ax.legend(fontsize=7)
     ax = axes[2]
-    ipr = np.stack([torch.as_tensor(v).numpy() for v in ipr_per_neuron])  # (snapshots, N)
+    steps = [snap["step"] for snap in snapshots]
+    ipr = np.stack([neuron_ipr(snap["W"], p).numpy() for snap in snapshots])  # (snapshots, N)
     q, mean = np.quantile(ipr, [0.25, 0.5, 0.75], axis=1), ipr.mean(1)
-    ax.fill_between(ipr_steps, q[0], q[2], color="0.8", label="neuron quartiles")
-    ax.plot(ipr_steps, q[1], color="k", lw=1, label="median")
-    ax.plot(ipr_steps, mean, color="tab:red", label="mean")
+    ax.fill_between(steps, q[0], q[2], color="0.8", label="neuron quartiles")
+    ax.plot(steps, q[1], color="k", lw=1, label="median")
+    ax.plot(steps, mean, color="tab:red", label="mean")
     ax.set_ylim(0, 1.02), ax.set_xlabel("step"), ax.set_ylabel("IPR (r = 2)")
-    ax.set_title("Fourier localisation of W_in rows (1 = one frequency)")
-    for x, c in ((train100, BACKGROUND), (test99, FOREGROUND)):
-        if not math.isnan(x):
-            ax.axvline(x, color=c, ls="--", lw=1)
+    ax.set_title("seed 0: Fourier localisation of W_in rows (1 = one frequency)", fontsize=9)
     ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)
 
@@ -154,37 +155,43 @@ def gromov_weights(W_in_init: torch.Tensor, W_in: torch.Tensor, W_out: torch.Ten
     return save(fig, path)
 
 
-def sweep_figure(fractions, history: dict[str, list[float]], final_train_acc, final_test_acc, steps_to_99,
-                 critical: float, path: Path) -> Path:
-    """Gromov: final test accuracy vs train fraction (critical fraction); Power et al.: steps to
-    99% test accuracy vs fraction; and every member's test-accuracy curve."""
-    fig, axes = subplots(1, 3, figsize=(15, 4))
+def sweep_figure(fractions, members: list[dict[str, list[float]]], final_train_acc, final_test_acc, steps_to_99,
+                 critical: list[float], path: Path) -> Path:
+    """Gromov: final test accuracy vs train fraction (each seed's critical fraction); Power et al.: steps to
+    99% test accuracy vs fraction (every member, and the mean over seeds); every member's test curve."""
+    fr = np.array(fractions, dtype=float)
+    grid = np.unique(fr)
+    fig, axes = subplots(1, 3, figsize=(15, 4.2))
     ax = axes[0]
-    ax.plot(fractions, final_train_acc, "s--", color=BACKGROUND, label="train")
-    ax.plot(fractions, final_test_acc, "o-", color=FOREGROUND, label="test")
-    if not math.isnan(critical):
-        ax.axvline(critical, color="k", ls="--", lw=1, label=f"critical fraction ~ {critical:.3g}")
+    ax.plot(fr, final_train_acc, "s", color=BACKGROUND, mfc="none", label="train (each seed)")
+    ax.plot(fr, final_test_acc, "o", color=FOREGROUND, alpha=0.7, label="test (each seed)")
+    ax.plot(grid, [np.mean(np.array(final_test_acc)[fr == f]) for f in grid], "-", color=FOREGROUND, label="test, mean")
+    for j, c in enumerate(critical):
+        if not math.isnan(c):
+            ax.axvline(c, color="k", ls="--", lw=0.8, label="critical fraction, per seed" if j == 0 else None)
     ax.set_xlabel("train fraction"), ax.set_ylabel("final accuracy"), ax.legend(fontsize=7)
     ax.set_title("Gromov: generalisation needs enough data")
     ax = axes[1]
     y = np.array(steps_to_99, dtype=float)
     ok = ~np.isnan(y)
-    ax.plot(np.array(fractions)[ok], y[ok], "o-", color=FOREGROUND)
-    for f in np.array(fractions)[~ok]:
-        ax.axvline(f, color="0.8", lw=3, zorder=0)
-    if not math.isnan(critical):
-        ax.axvline(critical, color="k", ls="--", lw=1)
+    ax.plot(fr[ok], y[ok], "o", color=FOREGROUND, alpha=0.7, label="each seed")
+    full = [f for f in grid if np.all(ok[fr == f])]
+    ax.plot(full, [y[fr == f].mean() for f in full], "-", color=FOREGROUND, label="mean (every seed grokked)")
+    for f in grid:
+        if not ok[fr == f].any():
+            ax.axvline(f, color="0.85", lw=4, zorder=0)
     if ok.any():
         ax.set_yscale("log")
-    ax.set_xlabel("train fraction"), ax.set_ylabel("steps to 99% test accuracy")
-    ax.set_title("Power et al.: time to generalise (grey: never)")
+    ax.set_xlabel("train fraction"), ax.set_ylabel("steps to 99% test accuracy"), ax.legend(fontsize=7)
+    ax.set_title("Power et al.: time to generalise (grey band: no seed grokked)", fontsize=9)
     ax = axes[2]
-    colours = colormaps['viridis'](np.linspace(0, 1, len(fractions)))
-    for k, (f, c) in enumerate(zip(fractions, colours)):
-        ax.plot(history["step"], history[f"test_acc_k{k}"] if f"test_acc_k{k}" in history else history["test_acc"],
-                color=c, label=f"{f:g}")
-    ax.set_xlabel("step"), ax.set_ylabel("test accuracy"), ax.set_title("test accuracy per train fraction")
-    ax.legend(fontsize=6, ncol=2, title="fraction", title_fontsize=7)
+    colours = dict(zip(grid, colormaps["viridis"](np.linspace(0, 0.9, len(grid)))))
+    seen = set()
+    for f, h in zip(fr, members):
+        ax.plot(h["step"], h["test_acc"], color=colours[f], lw=1, label=None if f in seen else f"{f:g}")
+        seen.add(f)
+    ax.set_xlabel("step"), ax.set_ylabel("test accuracy"), ax.set_title("test accuracy of every member")
+    ax.legend(fontsize=7, title="fraction", title_fontsize=7)
     fig.tight_layout()
     return save(fig, path)
 
