@@ -109,7 +109,9 @@ def gromov_plain(trainer, module):
 def cases() -> list[Case]:
     return [
         Case("a", "(a) Gromov MLP, p=97, N=500, 2823 train pairs, AdamW",
-             ["--config", str(ROOT / "configs/grokking/gromov_mlp.yaml")], gromov_plain, 0.9,
+             ["--config", str(ROOT / "configs/grokking/gromov_mlp.yaml"),  # one net, like the plain loop
+              "--model.init_args.members=1", "--data.init_args.train_fractions=[0.3]",
+              "--model.init_args.width=500"], gromov_plain, 0.9,
              lambda: plain.gromov_stepper(97, 500, 0.3, 0.01, 0.3, (0.9, 0.98))),
         Case("b", "(b) two-layer HardTanh mean-field, N=1024, 1024 fresh/step, SGD",
              ["--config", str(ROOT / "configs/two_layer_xor.yaml")],
