@@ -11,7 +11,7 @@ from mfnn.plotting import BACKGROUND, FOREGROUND, cloud_scatter, save, subplots
 
 def figures(res: dict, out: Path) -> list[tuple[str, str]]:
     mf0, mfd = res["mf_wd0"]["clouds"], res["mf_wd"]["clouds"]
-    fig, axes = subplots(1, 3, figsize=(17, 5), squeeze=False)
+    fig, axes = subplots(1, 3, figsize=(17, 5), squeeze=False, layout="constrained")
     for ax, (cloud, title) in zip(axes[0], [(mf0["early"], "no weight decay, step 500"),
                                             (mf0["bg"], "no weight decay, end (at rest)"),
                                             (mfd["bg"], "weight decay 0.01, end (at rest)")]):
