@@ -493,9 +493,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"mfnn: error: invalid trainer setting: {' '.join(str(err).split())}", file=sys.stderr)
         sys.exit(2)
     except RuntimeError as err:
-        if not getattr(err, "mfnn_message", None):
+        from mfnn.distributed import is_collective_timeout
+
+        message = getattr(err, "mfnn_message", None)
+        if message is None and is_collective_timeout(err):  # outside training (setup, teardown): no step records
+            message = (f"a collective between the processes timed out ({' '.join(str(err).split())[:200]}): "
+                       "another process is stopped, frozen or far slower")
+        if message is None:
             raise
-        print(f"mfnn: error: {err.mfnn_message}", file=sys.stderr)
+        print(f"mfnn: error: {message}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -107,6 +107,10 @@ def test_a_frozen_ddp_rank_is_named_within_the_collective_timeout(tmp_path):
                        "--collective_timeout=3")
     rank1 = save_dir / "two_layer_xor" / "version_0" / ".ranks" / "rank1"
     wait_for(rank1, proc)
+    start = time.time()
+    while not (rank1.read_text().split() and int(rank1.read_text().split()[0]) >= 5):  # training, not setting up
+        assert proc.poll() is None and time.time() - start < 240, proc.stderr.read() if proc.poll() is not None else ""
+        time.sleep(0.2)
     (child,) = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
                                                     text=True).stdout.split()]
     os.kill(child, signal.SIGSTOP)
@@ -118,8 +122,9 @@ def test_a_frozen_ddp_rank_is_named_within_the_collective_timeout(tmp_path):
             os.kill(child, signal.SIGKILL)
     assert code == 1
     assert time.time() - stopped_at < 90
-    errors = [ln for ln in proc.stderr.read().splitlines() if ln.startswith("mfnn: error:")]
-    assert len(errors) == 1 and "rank 0 waited 3 s (--collective_timeout)" in errors[0], errors
+    stderr = proc.stderr.read()
+    errors = [ln for ln in stderr.splitlines() if ln.startswith("mfnn: error:")]
+    assert len(errors) == 1 and "rank 0 waited 3 s (--collective_timeout)" in errors[0], stderr[-3000:]
     assert "for rank 1 (last at step" in errors[0], errors[0]
     assert not Path(f"/proc/{child}").exists() or "Z (zombie)" in Path(f"/proc/{child}/status").read_text()
 
