@@ -23,8 +23,8 @@ PHASES = ("started", "in all-reduce")  # order within one step
 
 
 def is_collective_timeout(err: BaseException) -> bool:
-    text = str(err)
-    return isinstance(err, RuntimeError) and ("Timed out" in text or "timed out" in text or "Timeout" in text)
+    text = str(err).lower()  # gloo says "Timed out waiting ... for recv" or "Application timeout caused pair closure"
+    return isinstance(err, RuntimeError) and ("timed out" in text or "timeout" in text)
 
 
 class RankHeartbeat(Callback):
