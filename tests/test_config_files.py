@@ -36,3 +36,13 @@ def test_the_cli_runs_a_shipped_config_by_name_outside_the_repository(tmp_path, 
                        "--data.init_args.val_size=16", "--data.init_args.steps_per_epoch=2")
     assert cli.trainer.global_step == 2
     assert os.path.isfile(os.path.join(cli.trainer.log_dir, "config.yaml"))
+
+
+def test_no_shipped_config_switches_the_progress_bar_off():
+    """A long run from a shipped config shows its step bar (StepProgressBar is itself silent under CI)."""
+    import yaml
+
+    silent = [name for name in shipped_configs()
+              if ((yaml.safe_load((ROOT / "configs" / name).read_text()) or {}).get("trainer") or {})
+              .get("enable_progress_bar") is False]
+    assert silent == []

@@ -17,19 +17,27 @@ import torch
 from einops import rearrange
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
+from torchmetrics.functional.classification import multiclass_accuracy
 
 from mfnn.errors import require, require_choice, require_positive
 from mfnn.models.base import MFNNModule
 from mfnn.parameterization import PARAMETERIZATIONS, Parameterization, outgoing_std, readout_scale, sgd_lr_scale
 
 
-def member_metrics(loss: torch.Tensor, correct: torch.Tensor, train_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-member train/test loss and accuracy over all pairs. Inputs (K, P); outputs (K,)."""
+def member_metrics(loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, train_mask: torch.Tensor
+                   ) -> dict[str, torch.Tensor]:
+    """Per-member train/test loss and accuracy over all pairs. loss, y, train_mask: (K, P); logits (K, P, p);
+    outputs (K,). Accuracy is torchmetrics' micro multiclass accuracy per member, the other split ignored."""
     train, test = train_mask.float(), (~train_mask).float()
     n_train, n_test = train.sum(1).clamp_min(1), test.sum(1).clamp_min(1)
-    correct = correct.float()
+    pred, num_classes = logits.argmax(-1), logits.shape[-1]
+
+    def accuracy(keep: torch.Tensor) -> torch.Tensor:
+        return multiclass_accuracy(pred, torch.where(keep, y, -1), num_classes=num_classes, average="micro",
+                                   multidim_average="samplewise", ignore_index=-1, validate_args=False)
+
     return {"train_loss": (loss * train).sum(1) / n_train, "test_loss": (loss * test).sum(1) / n_test,
-            "train_acc": (correct * train).sum(1) / n_train, "test_acc": (correct * test).sum(1) / n_test}
+            "train_acc": accuracy(train_mask), "test_acc": accuracy(~train_mask)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +156,8 @@ class ModularMLP(MFNNModule):
             return loss, {"acc": acc.detach()}
         a, b, y, mask = batch  # (P,), (K, P)
         out = self.net(a, b)  # (K, P, p)
-        m = member_metrics(self.per_pair_loss(out, y.expand_as(mask)), out.argmax(-1) == y, mask)
+        y = y.expand_as(mask)
+        m = member_metrics(self.per_pair_loss(out, y), out, y, mask)
         metrics = {name: v.mean() for name, v in m.items()}
         if self.net.members > 1:
             metrics.update({f"{name}_k{k}": m[name][k] for name in ("train_acc", "test_acc", "test_loss")

@@ -112,6 +112,6 @@ class ModularTransformer(MFNNModule):
             return loss, {"acc": ((logits.argmax(-1) == y).float() * w).sum().detach()}
         a, b, y, mask = batch
         logits = self.forward(a, b)  # (P, p)
-        m = member_metrics(self.per_pair_loss(logits, y)[None], (logits.argmax(-1) == y)[None], mask[:1])
+        m = member_metrics(self.per_pair_loss(logits, y)[None], logits[None], y[None], mask[:1])
         metrics = {name: v[0].float() for name, v in m.items()}
         return metrics["test_loss"], metrics
