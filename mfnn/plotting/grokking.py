@@ -196,21 +196,50 @@ def sweep_figure(fractions, members: list[dict[str, list[float]]], final_train_a
     return save(fig, path)
 
 
-def fourier_figure(W_E_power: torch.Tensor, key_freqs: list[int], logit_norms: torch.Tensor, path):
-    """Left: power of W_E at each frequency k >= 1 (key frequencies highlighted). Right: norms of the
-    logits' 2D Fourier components (a-basis x b-basis, summed over classes; constant removed)."""
+def frequency_pair_power(logit_norms: torch.Tensor) -> torch.Tensor:
+    """(p, p) norms of the logits' 2D Fourier components (basis order const, cos 1, sin 1, ...) -> squared
+    norm per frequency pair (k_a, k_b), k = 0 .. (p-1)//2: the cos/sin variants of a pair summed."""
+    sq = logit_norms.double().square()
+    p = sq.shape[0]
+    freq = torch.tensor([0] + [1 + i // 2 for i in range(p - 1)])  # basis index -> frequency
+    K = int(freq.max()) + 1
+    pairs = torch.zeros(K, K, dtype=sq.dtype)
+    pairs.index_put_((freq[:, None].expand(p, p).reshape(-1), freq[None, :].expand(p, p).reshape(-1)),
+                     sq.reshape(-1), accumulate=True)
+    return pairs
+
+
+def fourier_figure(W_E_power: torch.Tensor, key_freqs: list[int], logit_norms: torch.Tensor, path,
+                   threshold: float = 0.01):
+    """Left: power of W_E at each frequency k >= 1 (key frequencies highlighted). Middle: the logits' squared
+    2D Fourier norm per frequency pair (k_a, k_b), as a share of the total (log colour, one shared floor).
+    Right: the largest single components' shares, sorted, with the significance threshold."""
     k = torch.arange(1, len(W_E_power))
-    fig, axes = subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = subplots(1, 3, figsize=(17, 4.8), gridspec_kw={"width_ratios": [1.1, 1.0, 1.0]})
     colours = [FOREGROUND if int(f) in key_freqs else BACKGROUND for f in k]
     axes[0].bar(k.numpy(), W_E_power[1:].float().numpy(), color=colours)
     axes[0].set_xlabel("frequency k"), axes[0].set_ylabel("power of W_E (over tokens)")
-    axes[0].set_title(f"W_E in the Fourier basis; key frequencies {key_freqs}")
+    axes[0].set_title(f"W_E in the Fourier basis (orange: key {key_freqs})")
     from matplotlib.colors import LogNorm
 
-    norms = logit_norms.float().clamp_min(1e-6 * float(logit_norms.max()))
-    im = axes[1].imshow(norms.numpy(), cmap="viridis", origin="lower", norm=LogNorm())
-    axes[1].set_xlabel("b basis index (const, cos 1, sin 1, ...)"), axes[1].set_ylabel("a basis index")
-    axes[1].set_title("logits: 2D Fourier component norms (log colour)")
-    axes[1].figure.colorbar(im, ax=axes[1])
+    sq = logit_norms.double().square()
+    sq[0, 0] = 0.0
+    total = float(sq.sum()) or 1.0
+    pairs = (frequency_pair_power(sq.sqrt()) / total).numpy()
+    floor = 1e-5
+    im = axes[1].imshow(np.clip(pairs, floor, 1.0), cmap="magma", origin="lower", norm=LogNorm(floor, 1.0),
+                        interpolation="nearest")
+    for ax_set in (axes[1].set_xticks, axes[1].set_yticks):
+        ax_set(sorted(key_freqs))  # the key frequencies label the axes; the rest is off-diagonal noise
+    axes[1].set_xlabel("frequency of b"), axes[1].set_ylabel("frequency of a")
+    axes[1].set_title("logits: 2D Fourier power per frequency pair")
+    fig.colorbar(im, ax=axes[1], label="share of the non-constant power")
+    shares = torch.sort((sq / total).reshape(-1), descending=True).values[:60].numpy()
+    n_sig = int((shares > threshold).sum())
+    axes[2].bar(np.arange(1, len(shares) + 1), shares, color=[FOREGROUND if v > threshold else BACKGROUND for v in shares])
+    axes[2].axhline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:g}: {n_sig} components")
+    axes[2].set_yscale("log"), axes[2].set_ylim(floor, 1.0)
+    axes[2].set_xlabel("component rank"), axes[2].set_ylabel("share of the non-constant power")
+    axes[2].set_title("largest single 2D Fourier components"), axes[2].legend(fontsize=8)
     fig.tight_layout()
     return save(fig, path)
