@@ -444,18 +444,24 @@ def config_file_problem(argv: list[str]) -> str | None:
     return None
 
 
+def exit_stopped_or_offline(err: BaseException) -> None:
+    """The exits `run` and `main` share: a run stopped by SIGTERM / Ctrl-C (checkpoint saved) exits with
+    128 + the signal number; a wandb that cannot be reached prints one line and exits 1."""
+    if isinstance(err, WandbUnavailable):
+        discard_claimed_run()
+        print(f"mfnn: error: wandb: {err}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(stopped_exit_code())
+
+
 def run(*args: str) -> MFNNCLI:
     """Programmatic `mfnn ARGS...`; returns the CLI object (its .trainer, .model, .datamodule).
     A run stopped by SIGTERM / Ctrl-C (checkpoint saved) exits the process with 128 + the signal number."""
     wandb_offline_unless_keyed()
     try:
         return MFNNCLI(args=resolve_config_args(list(args)))
-    except SIGTERMException:
-        sys.exit(stopped_exit_code())
-    except WandbUnavailable as err:
-        discard_claimed_run()
-        print(f"mfnn: error: wandb: {err}", file=sys.stderr)
-        sys.exit(1)
+    except (SIGTERMException, WandbUnavailable) as err:
+        exit_stopped_or_offline(err)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -471,12 +477,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     try:
         MFNNCLI(args=argv)
-    except SIGTERMException:
-        sys.exit(stopped_exit_code())
-    except WandbUnavailable as err:
-        discard_claimed_run()
-        print(f"mfnn: error: wandb: {err}", file=sys.stderr)
-        sys.exit(1)
+    except (SIGTERMException, WandbUnavailable) as err:
+        exit_stopped_or_offline(err)
     except (ConfigError, ValueError) as err:
         message = config_error_in(err)
         if message is None:

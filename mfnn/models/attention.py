@@ -22,7 +22,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mfnn.errors import require, require_choice, require_positive
-from mfnn.models.base import MFNNModule, full_precision
+from mfnn.models.base import MFNNModule, documents_training_args, full_precision
 
 INITS = ("positional", "semantic", "random")
 
@@ -38,6 +38,7 @@ def quadratic_risk_per_sample(M: torch.Tensor, G: torch.Tensor, C: torch.Tensor,
     return 0.5 * (fit - 2 * cross + yy)
 
 
+@documents_training_args
 class DotProductAttention(MFNNModule):
     """Ensemble of tied low-rank attention students; built on the data module's teachers at setup.
 
@@ -45,11 +46,6 @@ class DotProductAttention(MFNNModule):
         rank: columns r of the tied query/key matrix W_Q (d, r).
         inits: initialisations, one ensemble axis: positional (1_d/sqrt(d)), semantic (Q*), random.
         weight_decay: lambda of the ridge term (lambda/2)|W_Q|^2, added to the risk.
-        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
-            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
-            multiplier (mean_field: lr x N on each neuron's parameters).
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
     """
 
     def __init__(
@@ -142,16 +138,12 @@ class DotProductAttention(MFNNModule):
         return {"test_error": test, "train_loss": train, **self.overlaps()}
 
 
+@documents_training_args
 class LinearPositional(MFNNModule):
     """Linear baseline y_hat = B Z with B: (L, L) per member, B: (S, A, L, L) for the ensemble.
 
     Args:
         weight_decay: lambda of the ridge term on B.
-        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
-            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
-            multiplier (mean_field: lr x N on each neuron's parameters).
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
     """
 
     def __init__(self, weight_decay: float = 1e-4, optimizer: OptimizerCallable = torch.optim.Adam,

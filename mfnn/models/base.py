@@ -101,16 +101,27 @@ def missing_lr_message(cls: type) -> str:
             f"optimizer: {{class_path: {where}.{cls.__name__}, init_args: {{lr: 0.5}}}}")
 
 
+TRAINING_ARGS_DOC = """
+        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
+            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
+            multiplier (mean_field: lr x N on each neuron's parameters); Adam-like ones may use their own default.
+        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
+        compile: compile the network with torch.compile before training."""
+
+
+def documents_training_args(cls):
+    """Class decorator: append the Args lines every model shares (optimizer, warmup_steps, compile) to the
+    class docstring, whose Args section must come last. Each meaning is written once; LightningCLI's
+    `--help` reads the result."""
+    cls.__doc__ = cls.__doc__.rstrip() + TRAINING_ARGS_DOC + "\n    "
+    return cls
+
+
+@documents_training_args
 class MFNNModule(L.LightningModule):
     """Base of every mfnn model: optimiser from config, width-aware learning rates, non-finite-loss guard.
 
-    Args:
-        optimizer: the optimiser factory, called with the parameter groups (in a config: `class_path` and
-            `init_args`). An SGD-like optimiser needs an explicit `lr` (the learning rate before the width
-            multiplier of the parameterisation); Adam-like ones may use their own default.
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
-    """
+    Args:"""
 
     def __init__(
         self,

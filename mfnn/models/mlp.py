@@ -19,7 +19,7 @@ from torch import nn
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from mfnn.errors import require, require_choice, require_fits_in_memory, require_positive
-from mfnn.models.base import MFNNModule
+from mfnn.models.base import MFNNModule, documents_training_args
 from mfnn.parameterization import PARAMETERIZATIONS, Parameterization, outgoing_std, readout_scale, sgd_lr_scale
 
 Activation = Literal["relu", "hardtanh", "erf", "tanh", "quadratic", "identity"]
@@ -159,13 +159,11 @@ class MLPNet(nn.Module):
         return W, b, a
 
 
-class MLP(MFNNModule):
-    """Fully connected network trained on (x, y) batches with MSE or cross-entropy.
+MLP_ARGS_DOC = """
 
     Args:
         input_dim: input dimension d (inputs enter as x / sqrt(d)).
-        width: hidden neurons N per layer.
-        depth: hidden layers.
+        width: hidden neurons N per layer.{depth}
         output_dim: outputs C (1: a scalar regression target).
         activation: the hidden nonlinearity.
         parameterization: how the readout scales with N: mean_field (1/N, feature learning), ntk (1/sqrt(N),
@@ -174,13 +172,14 @@ class MLP(MFNNModule):
         init_std_in: std of the incoming weights at initialisation.
         init_std_bias: std of the biases at initialisation.
         init_std_out: std of the readout weights at initialisation (divided by sqrt(N) under standard).
-        loss: mse (regression) or cross_entropy (classification, targets are class indices).
-        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
-            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
-            multiplier (mean_field: lr x N on each neuron's parameters).
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
-    """
+        loss: mse (regression) or cross_entropy (classification, targets are class indices)."""
+# MLP_ARGS_DOC: the Args shared by MLP, TwoLayerMLP and DeepMLP ({depth}: each class's own depth line).
+
+
+@documents_training_args
+class MLP(MFNNModule):
+    __doc__ = ("Fully connected network trained on (x, y) batches with MSE or cross-entropy."
+               + MLP_ARGS_DOC.format(depth="\n        depth: hidden layers."))
 
     def __init__(
         self,
@@ -223,27 +222,10 @@ class MLP(MFNNModule):
         return loss, {"acc": multiclass_accuracy(out.detach(), y, num_classes=out.shape[-1], average="micro")}
 
 
+@documents_training_args
 class TwoLayerMLP(MLP):
-    """f(x) = s_N sum_i a_i act(w_i . x / sqrt(d) + b_i): one hidden layer (the mean-field workhorse).
-
-    Args:
-        input_dim: input dimension d (inputs enter as x / sqrt(d)).
-        width: hidden neurons N per layer.
-        output_dim: outputs C (1: a scalar regression target).
-        activation: the hidden nonlinearity.
-        parameterization: how the readout scales with N: mean_field (1/N, feature learning), ntk (1/sqrt(N),
-            lazy) or standard (1, with readout weights of std 1/sqrt(N)).
-        bias: give each hidden neuron a bias.
-        init_std_in: std of the incoming weights at initialisation.
-        init_std_bias: std of the biases at initialisation.
-        init_std_out: std of the readout weights at initialisation (divided by sqrt(N) under standard).
-        loss: mse (regression) or cross_entropy (classification, targets are class indices).
-        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
-            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
-            multiplier (mean_field: lr x N on each neuron's parameters).
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
-    """
+    __doc__ = ("f(x) = s_N sum_i a_i act(w_i . x / sqrt(d) + b_i): one hidden layer (the mean-field workhorse)."
+               + MLP_ARGS_DOC.format(depth=""))
 
     def __init__(
         self,
@@ -265,28 +247,10 @@ class TwoLayerMLP(MLP):
                          init_std_bias, init_std_out, loss, optimizer, warmup_steps, compile)
 
 
+@documents_training_args
 class DeepMLP(MLP):
-    """`depth` hidden layers of equal width; mean-field/ntk/standard applies to the readout.
-
-    Args:
-        input_dim: input dimension d (inputs enter as x / sqrt(d)).
-        width: hidden neurons N per layer.
-        depth: hidden layers (hidden-to-hidden weights enter as W h / sqrt(N)).
-        output_dim: outputs C (1: a scalar regression target).
-        activation: the hidden nonlinearity.
-        parameterization: how the readout scales with N: mean_field (1/N, feature learning), ntk (1/sqrt(N),
-            lazy) or standard (1, with readout weights of std 1/sqrt(N)).
-        bias: give each hidden neuron a bias.
-        init_std_in: std of the incoming weights at initialisation.
-        init_std_bias: std of the biases at initialisation.
-        init_std_out: std of the readout weights at initialisation (divided by sqrt(N) under standard).
-        loss: mse (regression) or cross_entropy (classification, targets are class indices).
-        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
-            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
-            multiplier (mean_field: lr x N on each neuron's parameters).
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
-    """
+    __doc__ = ("`depth` hidden layers of equal width; mean-field/ntk/standard applies to the readout."
+               + MLP_ARGS_DOC.format(depth="\n        depth: hidden layers (hidden-to-hidden weights enter as W h / sqrt(N))."))
 
     def __init__(
         self,

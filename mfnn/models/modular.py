@@ -20,7 +20,7 @@ from torch import nn
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from mfnn.errors import require, require_choice, require_positive
-from mfnn.models.base import MFNNModule
+from mfnn.models.base import MFNNModule, documents_training_args
 from mfnn.parameterization import PARAMETERIZATIONS, Parameterization, outgoing_std, readout_scale, sgd_lr_scale
 
 
@@ -81,6 +81,7 @@ def one_hot_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (out.square().sum(-1) - 2 * target_logit + 1) / out.shape[-1]
 
 
+@documents_training_args
 class ModularMLP(MFNNModule):
     """Gromov's grokking MLP on (a + b) mod p; `members` independent copies (one per data split).
 
@@ -93,11 +94,6 @@ class ModularMLP(MFNNModule):
         init_std_in: std of the input weights at initialisation.
         init_std_out: std of the readout weights at initialisation.
         loss: mse on one-hot targets (Gromov) or cross_entropy.
-        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
-            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
-            multiplier (mean_field: lr x N on each neuron's parameters).
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
     """
 
     def __init__(

@@ -23,7 +23,7 @@ from torch import nn
 
 from mfnn.data.modular import all_pairs
 from mfnn.errors import require, require_positive
-from mfnn.models.base import MFNNModule, full_precision
+from mfnn.models.base import MFNNModule, documents_training_args, full_precision
 from mfnn.optim.langevin import Langevin
 
 LOG_PHI_RANGE, PHI_BINS = (-3.0, 2.0), 50  # histogram of log10(P * Phi_k); the prior sits near P * Phi = 1
@@ -88,6 +88,7 @@ def fourier_start(C: int, N: int, P: int, phi: float) -> torch.Tensor:
     return 2 * math.sqrt(phi) * torch.cos(angle[None, None] + phase[..., None]).sum(-2)
 
 
+@documents_training_args
 class QuadraticModular(MFNNModule):
     """Chains x sigma^2 points of f_p = sum_i a_pi (w_i . x)^2 on (n + m) mod P, sampled by Langevin dynamics.
 
@@ -99,11 +100,6 @@ class QuadraticModular(MFNNModule):
         sigma_a2: prior variance of the readout weights, times N.
         gamma: strength of the sextic Fourier-space potential (0: none).
         hot_chains_per_point: chains per point started on the Fourier (learned) side instead of the prior.
-        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
-            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
-            multiplier (mean_field: lr x N on each neuron's parameters).
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
     """
 
     def __init__(

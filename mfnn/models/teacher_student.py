@@ -21,7 +21,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mfnn.errors import require, require_positive
-from mfnn.models.base import MFNNModule, full_precision
+from mfnn.models.base import MFNNModule, documents_training_args, full_precision
 from mfnn.optim.langevin import Langevin
 
 COS_BINS = 40  # resolution of the |cos(w, w*)| histograms
@@ -39,6 +39,7 @@ def teacher_overlaps(W: torch.Tensor, w_star: torch.Tensor) -> tuple[torch.Tenso
     return alpha, alpha / W.norm(dim=-1).clamp_min(1e-12)
 
 
+@documents_training_args
 class ErfStudent(MFNNModule):
     """Chains x sigma^2 points of a two-layer erf network sampled by Langevin dynamics (Bayesian posterior).
 
@@ -51,11 +52,6 @@ class ErfStudent(MFNNModule):
         sigma_a2: prior variance of the readout weights, times N (a ~ N(0, sigma_a2 / N)).
         teacher_index: the input coordinate the single-index teacher w* points along.
         specialised_cos: |cos(w, w*)| above which a neuron counts as specialised to the teacher.
-        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
-            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
-            multiplier (mean_field: lr x N on each neuron's parameters).
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
     """
 
     def __init__(

@@ -16,10 +16,11 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mfnn.errors import require, require_positive
-from mfnn.models.base import MFNNModule
+from mfnn.models.base import MFNNModule, documents_training_args
 from mfnn.models.modular import member_metrics
 
 
+@documents_training_args
 class ModularTransformer(MFNNModule):
     """One-layer, LayerNorm-free transformer on [a, b, =] (TransformerLens weight names).
 
@@ -33,11 +34,6 @@ class ModularTransformer(MFNNModule):
         n_heads: attention heads H.
         d_head: width of each head.
         d_mlp: hidden neurons of the MLP block.
-        optimizer: optimiser factory called with the parameter groups (config: class_path + init_args). SGD-like
-            optimisers (SGD, Langevin) need an explicit lr: the rate before the parameterisation's width
-            multiplier (mean_field: lr x N on each neuron's parameters).
-        warmup_steps: linear learning-rate warm-up over this many optimiser steps (0: none).
-        compile: compile the network with torch.compile before training.
     """
 
     def __init__(
