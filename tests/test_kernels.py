@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mfnn.callbacks import KernelAlignment
 from mfnn.analysis.kernels import (alignment, centre, feature_kernel, feature_target_alignment,
                                    kernel_regression, layer_alignments, layer_kernels, neuron_target_correlation,
                                    subspace_fraction, target_alignment, target_kernel)
 from mfnn.models.mlp import MLPNet
+from tests.helpers import fit_tiny_deep
 
 
 def test_centre_removes_row_and_column_means():
@@ -87,14 +87,7 @@ def test_kernel_regression_recovers_a_linear_target_with_the_linear_kernel():
 
 
 def test_callback_records_every_layer(tmp_path):
-    from mfnn.cli import run
-    cfg = str(Path(__file__).resolve().parents[1] / "configs" / "deep" / "mean_field.yaml")
-    cli = run("fit", "--config", cfg, f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.max_steps=6",
-              "--model.init_args.width=16", "--model.init_args.input_dim=8", "--data.init_args.input_dim=8",
-              "--data.init_args.train_size=32", "--data.init_args.val_size=40", "--data.init_args.steps_per_epoch=3",
-              '--trainer.callbacks=[{"class_path": "mfnn.callbacks.KernelAlignment", '
-              '"init_args": {"every_n_steps": 2, "n_probe": 20}}]')
-    cb = next(c for c in cli.trainer.callbacks if isinstance(c, KernelAlignment))
+    cli, cb = fit_tiny_deep(tmp_path, "mean_field.yaml", 16, {"every_n_steps": 2, "n_probe": 20}, steps=6)
     assert cb.steps == [0, 2, 4, 6] and all(len(k) == 3 for k in cb.kta)
     x, y = cli.datamodule.splits["val"]
     assert cb.kta[-1] == pytest.approx(layer_alignments(cli.model.net, x[:20], y[:20]), rel=1e-6)

@@ -18,6 +18,7 @@ import torch
 
 from mfnn.errors import ConfigError
 from mfnn.models.mlp import ACTIVATIONS, MLPNet, act_and_slope
+from tests.helpers import fit_tiny_deep
 from mfnn.theory.kernels import (KernelSpec, _hardtanh_kernel, _hardtanh_slope_kernel, dual_kernels, empirical_ntk,
                                  gaussian_expectation, infinite_width_baseline, layer_nngp, nngp, ntk, output_nngp,
                                  width_convergence)
@@ -270,19 +271,9 @@ def test_baseline_matches_the_empirical_gp_reference_of_a_wide_net():
 
 
 def test_kernel_alignment_callback_compares_with_the_analytic_kernel(tmp_path):
-    from pathlib import Path
-
     from mfnn.analysis.kernels import alignment, layer_kernels
-    from mfnn.callbacks import KernelAlignment
-    from mfnn.cli import run
 
-    cfg = str(Path(__file__).resolve().parents[1] / "configs" / "deep" / "lazy.yaml")
-    cli = run("fit", "--config", cfg, f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.max_steps=4",
-              "--model.init_args.width=256", "--model.init_args.input_dim=8", "--data.init_args.input_dim=8",
-              "--data.init_args.train_size=32", "--data.init_args.val_size=40", "--data.init_args.steps_per_epoch=2",
-              '--trainer.callbacks=[{"class_path": "mfnn.callbacks.KernelAlignment", '
-              '"init_args": {"every_n_steps": 2, "n_probe": 20, "analytic": true}}]')
-    cb = next(c for c in cli.trainer.callbacks if isinstance(c, KernelAlignment))
+    cli, cb = fit_tiny_deep(tmp_path, "lazy.yaml", 256, {"every_n_steps": 2, "n_probe": 20, "analytic": True}, steps=4)
     assert len(cb.nngp_alignment) == len(cb.steps) and all(len(a) == 3 for a in cb.nngp_alignment)
     # at init, 1 - O(1/sqrt N): measured 0.99, 0.96, 0.93 for layers 1-3 at width 256 (centring removes the
     # constant part of the erf kernels, where most of their mass sits, so deeper layers align less)

@@ -23,6 +23,22 @@ def tiny_xor_args(tmp_path, *extra: str) -> list[str]:
     ]
 
 
+def fit_tiny_deep(tmp_path, config: str, width: int, kernel_alignment: dict, steps: int):
+    """A seconds-long fit of a shipped deep config (d = 8, 32 train points) with one KernelAlignment
+    callback (its init_args); returns (cli, that callback)."""
+    import json
+
+    from mfnn.callbacks import KernelAlignment
+    from mfnn.cli import run
+
+    callbacks = json.dumps([{"class_path": "mfnn.callbacks.KernelAlignment", "init_args": kernel_alignment}])
+    cli = run("fit", "--config", str(ROOT / "configs" / "deep" / config), f"--trainer.logger.init_args.save_dir={tmp_path}",
+              f"--trainer.max_steps={steps}", f"--model.init_args.width={width}", "--model.init_args.input_dim=8",
+              "--data.init_args.input_dim=8", "--data.init_args.train_size=32", "--data.init_args.val_size=40",
+              f"--data.init_args.steps_per_epoch={max(1, steps // 2)}", f"--trainer.callbacks={callbacks}")
+    return cli, next(c for c in cli.trainer.callbacks if isinstance(c, KernelAlignment))
+
+
 def load_script(relative_path: str):
     """A replication or bench script (not a package module) imported by path."""
     path = ROOT / relative_path
