@@ -12,7 +12,7 @@ import torch
 from mfnn.cli import run
 from mfnn.data.base import shard_batch
 from mfnn.errors import ConfigError
-from tests.helpers import tiny_xor_args
+from tests.helpers import offline_run, tiny_xor_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,10 +64,10 @@ def final_weights(run_dir: Path) -> dict:
     return torch.load(version / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
 
 
-def compare(tmp_path, *extra: str):
+def compare(tmp_path, *extra: str, ddp_extra: tuple[str, ...] = ()):
     args = tiny_xor_args(tmp_path / "one", "--trainer.log_every_n_steps=10", *extra)
     run(*args)
-    two = [a.replace(str(tmp_path / "one"), str(tmp_path / "two")) for a in args]
+    two = [a.replace(str(tmp_path / "one"), str(tmp_path / "two")) for a in args] + list(ddp_extra)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
     out = subprocess.run([sys.executable, "-m", "mfnn.cli", *two, "--trainer.devices=2", "--trainer.strategy=ddp",
                           "--trainer.accelerator=cpu"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -89,8 +89,12 @@ def compare(tmp_path, *extra: str):
 
 
 def test_two_processes_equal_one_full_batch(tmp_path):
-    # a fixed train set of 128 samples, used full batch: each rank holds 64 of them
-    compare(tmp_path, "--data.init_args.train_size=128")
+    # a fixed train set of 128 samples, used full batch: each rank holds 64 of them; the DDP run also logs to
+    # wandb (offline), which must give one run, from rank 0, with the metrics and the neuron cloud
+    compare(tmp_path, "--data.init_args.train_size=128", ddp_extra=("--wandb.enabled=true",))
+    records, _ = offline_run(tmp_path / "two")
+    keys = {k for row in records["history"] for k in row}
+    assert {"train/loss", "val/mse"} <= keys and any(k.startswith("cloud/") for k in keys), sorted(keys)
 
 
 @pytest.mark.slow

@@ -14,15 +14,7 @@ import wandb
 from mfnn import dashboards
 from mfnn.cli import run
 from mfnn.report import Check, Report
-from tests.helpers import ROOT
-
-
-def offline_run(directory: Path) -> tuple[dict, Path]:
-    """The single offline run under `directory`, read back (the run is finished first so it is complete)."""
-    wandb.finish()
-    files = sorted(Path(directory).rglob("offline-run-*/run-*.wandb"))
-    assert len(files) == 1, files
-    return dashboards.read_finished_run(files[0]), files[0].parent
+from tests.helpers import ROOT, offline_run
 
 
 def steps_of(history: list[dict], key: str) -> list[int]:

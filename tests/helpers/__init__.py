@@ -39,6 +39,19 @@ def fit_tiny_deep(tmp_path, config: str, width: int, kernel_alignment: dict, ste
     return cli, next(c for c in cli.trainer.callbacks if isinstance(c, KernelAlignment))
 
 
+def offline_run(directory):
+    """The single offline wandb run under `directory`, read back with wandb's own record schema (the run is
+    finished first so it is complete): (records, run folder)."""
+    import wandb
+
+    from mfnn import dashboards
+
+    wandb.finish()
+    files = sorted(Path(directory).rglob("offline-run-*/run-*.wandb"))
+    assert len(files) == 1, files
+    return dashboards.read_finished_run(files[0]), files[0].parent
+
+
 def load_script(relative_path: str):
     """A replication or bench script (not a package module) imported by path."""
     path = ROOT / relative_path
