@@ -101,10 +101,10 @@ def gromov_weights(W_in_init: torch.Tensor, W_in: torch.Tensor, W_out: torch.Ten
 
     ax = axes[0, 0]
     im = ax.imshow(power[order].T.numpy(), aspect="auto", origin="lower", cmap="viridis",
-                   extent=(0, len(order), 0.5, power.shape[1] + 0.5))
+                   extent=(0, len(order), 0.5, power.shape[1] + 0.5), vmin=0, vmax=1)
     ax.set_xlabel("neuron (sorted by dominant frequency)"), ax.set_ylabel("frequency k")
     ax.set_title("share of each W_in row's power per frequency")
-    ax.figure.colorbar(im, ax=ax)
+    ax.figure.colorbar(im, ax=ax, label="share of the row's power")
 
     ax = axes[0, 1]
     picks, seen = [], set()  # the strongest neurons (largest rows), one per frequency
@@ -131,7 +131,7 @@ def gromov_weights(W_in_init: torch.Tensor, W_in: torch.Tensor, W_out: torch.Ten
         z = coefficient_at(W[:, :p], k) / (W[:, :p].double().norm(dim=1) * math.sqrt(2 / p))
         kw = {"color": colour} if colour else {"c": W.norm(dim=1).numpy(), "cmap": "viridis"}
         sc = ax.scatter(z.real.numpy(), z.imag.numpy(), s=6, label=label, **kw)
-    ax.figure.colorbar(sc, ax=ax)
+    ax.figure.colorbar(sc, ax=ax, label="trained row norm |W_in[i]|")
     t = np.linspace(0, 2 * math.pi, 200)
     ax.plot(np.cos(t), np.sin(t), color="k", lw=0.6, ls=":")
     ax.set_aspect("equal"), ax.set_xlabel("Re"), ax.set_ylabel("Im"), ax.legend(fontsize=7)
@@ -147,10 +147,12 @@ def gromov_weights(W_in_init: torch.Tensor, W_in: torch.Tensor, W_out: torch.Ten
 
     ax = axes[1, 2]
     from mfnn.analysis.fourier import wrap
-    ax.scatter(wrap(ph["phi1"] + ph["phi2"]).numpy(), ph["phi3"].numpy(), s=6, c=share.numpy(), cmap="viridis")
+    sc = ax.scatter(wrap(ph["phi1"] + ph["phi2"]).numpy(), ph["phi3"].numpy(), s=6, c=share.numpy(), cmap="viridis",
+                    vmin=0, vmax=1)  # the same 0-1 share scale as the top-left map
+    ax.figure.colorbar(sc, ax=ax, label="share of the row's power at its dominant k")
     ax.plot([-math.pi, math.pi], [-math.pi, math.pi], color="k", lw=0.6, ls=":")
     ax.set_xlabel("phi1 + phi2 (wrapped)"), ax.set_ylabel("phi3"), ax.set_aspect("equal")
-    ax.set_title("output phase vs input phases (colour: dominant share)")
+    ax.set_title("output phase vs input phases")
     fig.tight_layout()
     return save(fig, path)
 
