@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from scipy.optimize import minimize
 
 from mfnn.experiment import CONFIGS as LIGHTNING_CONFIGS, ReplicationCLI, existing_file, fit, staged_output
@@ -137,11 +138,23 @@ def crossings_extrapolated(obs: dict[int, Observables], key: str, shift_exponent
             "err": float(np.hypot(main["err"], syst)), "found": len(ok), "shift_exponent": shift_exponent}
 
 
+def bounded(fit: dict, alphas, nu_range=(0.1, 20.0)) -> dict:
+    """The collapse as found, or marked as not found (nan) when its alpha_c left the grid or nu left nu_range:
+    collapse() is unbounded, and curves that drift rather than sharpen are fitted best by nu -> infinity (no
+    scaling) with any alpha_c."""
+    ok = min(alphas) <= fit["g_c"] <= max(alphas) and nu_range[0] <= fit["nu"] <= nu_range[1]
+    out = dict(fit, found=bool(ok), g_c_fitted=fit["g_c"], nu_fitted=fit["nu"])
+    if not ok:
+        out.update(g_c=float("nan"), g_c_err=float("nan"), nu=float("nan"), nu_err=float("nan"))
+    return out
+
+
 def profile_ratio(obs: dict[int, Observables], fit: dict, delta: float, max_evaluations: int) -> float:
     """How well the data pin alpha_c: the collapse quality with alpha_c held delta away from the best fit (on the
     better side, nu refitted) over the best quality. ~1 when the data do not care where alpha_c is (a flat
     curve collapses anywhere); the bootstrap error alone can miss that, since each refit starts at the best fit."""
-    moved = [collapse(obs, fit["key"], (fit["g_c"] + s * delta, fit["nu"], 0.0), fix_g_c=fit["g_c"] + s * delta,
+    g_c, nu = fit.get("g_c_fitted", fit["g_c"]), fit.get("nu_fitted", fit["nu"])
+    moved = [collapse(obs, fit["key"], (g_c + s * delta, nu, 0.0), fix_g_c=g_c + s * delta,
                       fix_kappa=0.0, n_boot=0, max_evaluations=max_evaluations)["S"] for s in (-1.0, 1.0)]
     return float(min(moved) / max(fit["S"], 1e-12))
 
@@ -172,8 +185,11 @@ def thresholds(alphas, outcomes: np.ndarray, n_boot: int, rng) -> dict:
     a50, w = logistic_threshold(alphas, outcomes)
     T = outcomes.shape[1]
     reps = np.array([logistic_threshold(alphas, outcomes[:, rng.integers(0, T, T)]) for _ in range(n_boot)])
-    return {"alpha_50": a50, "alpha_50_err": float(reps[:, 0].std(ddof=1)), "width": w,
-            "width_err": float(reps[:, 1].std(ddof=1))}
+    # half the 16-84% range: with few teachers a replicate with all outcomes equal fits a step of width ~0 or a
+    # huge one, and the standard deviation would report that outlier instead of the spread
+    q = np.percentile(reps, [16, 84], axis=0)
+    return {"alpha_50": a50, "alpha_50_err": float(0.5 * (q[1, 0] - q[0, 0])), "width": w,
+            "width_err": float(0.5 * (q[1, 1] - q[0, 1]))}
 
 
 def teacher_split_null(values: np.ndarray, n_split: int, rng) -> np.ndarray:
@@ -241,24 +257,35 @@ def analyse(ac: dict, gd: dict, seeds, out: Path, device) -> dict:
     cross_frac = crossings_extrapolated(obs_frac, "abs_m", **kw)
     cross_theta = crossings_extrapolated(obs_theta, "abs_m", **kw)
     start = (float(np.mean(alphas)), 2.0, 0.0)
-    fit_frac = collapse(obs_frac, "abs_m", start, fix_kappa=0.0, n_boot=ac["collapse_boot"],
-                        max_evaluations=ac.get("collapse_max_evaluations", 1500))
+    fit_frac = bounded(collapse(obs_frac, "abs_m", start, fix_kappa=0.0, n_boot=ac["collapse_boot"],
+                                max_evaluations=ac.get("collapse_max_evaluations", 1500)), alphas)
     # placebo: outcomes shuffled over alpha within each d keep each d's overall fraction but lose its alpha
     # dependence; the collapse must then fail to locate alpha_c (a flat curve collapses for any alpha_c)
     shuffled = {d: fraction_observables(alphas, rng.permuted(outcomes[d], axis=0), d, ac["n_boot"], rng) for d in dims}
-    fit_shuffled = collapse(shuffled, "abs_m", start, fix_kappa=0.0, n_boot=0,
-                            max_evaluations=ac.get("collapse_max_evaluations", 1500))
+    fit_shuffled = bounded(collapse(shuffled, "abs_m", start, fix_kappa=0.0, n_boot=0,
+                                    max_evaluations=ac.get("collapse_max_evaluations", 1500)), alphas)
     evals = ac.get("collapse_max_evaluations", 1500)
     pin = profile_ratio(obs_frac, fit_frac, MAX_ALPHA_C_ERR, evals)
     pin_shuffled = profile_ratio(shuffled, fit_shuffled, MAX_ALPHA_C_ERR, evals)
     thr = {d: thresholds(alphas, outcomes[d], ac["threshold_boot"], rng) for d in dims}
-    width_law = power_law(dims, [thr[d]["width"] for d in dims], [max(thr[d]["width_err"], 1e-6) for d in dims])
+    # fits over the d whose midpoint lies on the grid: elsewhere the logistic only bounds alpha_50 from one side
+    inside = [d for d in dims if min(alphas) <= thr[d]["alpha_50"] <= max(alphas)]
+    for d in dims:
+        thr[d]["on_grid"] = d in inside
+    nan_law = {"slope": float("nan"), "slope_err": float("nan"), "amplitude": float("nan"), "chi2_dof": float("nan")}
+    width_law = power_law(inside, [thr[d]["width"] for d in inside], [max(thr[d]["width_err"], 1e-6) for d in inside]) \
+        if len(inside) >= 2 else nan_law
+    # where the random-start curves sit: alpha_50(d) ~ d^y (y = 0 if they converge on a fixed alpha_c)
+    midpoint_law = power_law(inside, [thr[d]["alpha_50"] for d in inside],
+                             [max(thr[d]["alpha_50_err"], 1e-6) for d in inside]) if len(inside) >= 2 else nan_law
+    width_law["dims"] = midpoint_law["dims"] = inside
     # per seed group: each group's own teachers through the same estimators (no bootstrap)
     groups = []
     for s in range(len(seeds)):
         sl = slice(s * per_seed, (s + 1) * per_seed)
         o = {d: fraction_observables(alphas, outcomes[d][:, sl], d, 2 * per_seed, rng) for d in dims}
-        g_fit = collapse(o, "abs_m", start, fix_kappa=0.0, n_boot=0, max_evaluations=ac.get("collapse_max_evaluations", 1500))
+        g_fit = bounded(collapse(o, "abs_m", start, fix_kappa=0.0, n_boot=0,
+                                 max_evaluations=ac.get("collapse_max_evaluations", 1500)), alphas)
         groups.append({"seed": seeds[s], "collapse_alpha_c": g_fit["g_c"], "collapse_nu": g_fit["nu"],
                        "alpha_50": {d: logistic_threshold(alphas, outcomes[d][:, sl])[0] for d in dims},
                        "crossings_alpha_c": crossings_extrapolated(o, "abs_m", **kw)["g_c"]})
@@ -279,12 +306,14 @@ def analyse(ac: dict, gd: dict, seeds, out: Path, device) -> dict:
                                   ("positional start, m", "positional", "m", "positional"),
                                   ("positional start, theta", "positional", "theta", "positional"),
                                   ("semantic start, m", "semantic", "m", "semantic"),
+                                  ("positional start, test error", "positional", "test_error", "positional"),
+                                  ("semantic start, test error", "semantic", "test_error", "semantic"),
                                   # placebo: our semantic start against the authors' positional start
                                   ("placebo: our semantic start vs their positional start, theta", "semantic", "theta",
                                    "positional")):
         j = starts.index(st)
         have = [d for d in dims if d in ref[ref_st]["d"]]
-        ours = np.stack([np.abs(informed[d][key][:, j]) for d in have])  # (D, T)
+        ours = np.stack([np.abs(informed[d][key][:, j]) for d in have])  # (D, T); |.|: the sign of Q is free
         theirs = np.array([ref[ref_st][key][list(ref[ref_st]["d"]).index(d)] for d in have])
         dist = float(np.sqrt(np.mean((ours.mean(1) - theirs) ** 2)))
         null = teacher_split_null(ours, ac["null_splits"], rng)
@@ -294,18 +323,23 @@ def analyse(ac: dict, gd: dict, seeds, out: Path, device) -> dict:
 
     # ---- checks ----------------------------------------------------------------------------------------------
     th, th_err = theory["value"], theory["error"]
-    collapse_err = float(np.hypot(fit_frac["g_c_err"], th_err))
-    cross_err = float(np.hypot(cross_frac["err"], th_err)) if np.isfinite(cross_frac["err"]) else float("nan")
+    # 2 sigma (estimate and theory errors combined), capped at 2 x MAX_ALPHA_C_ERR: an estimate with a wider error
+    # bar would pass against any alpha_c on the grid
+    collapse_tol = float(min(2 * np.hypot(fit_frac["g_c_err"], th_err), 2 * MAX_ALPHA_C_ERR)) \
+        if np.isfinite(fit_frac["g_c_err"]) else 0.0
+    cross_tol = float(min(2 * np.hypot(cross_frac["err"], th_err), 2 * MAX_ALPHA_C_ERR)) \
+        if np.isfinite(cross_frac["err"]) else 0.0
     per = lambda key: ", ".join(f"{g[key]:.3g}" for g in groups)  # noqa: E731
     checks = [
         Check("attention: GD from random starts, alpha_c from the collapse of the fraction semantic vs theory "
-              "alpha_c(0.3) (2 sigma)", round(fit_frac["g_c"], 4), round(th, 4), round(2 * collapse_err, 4), "abs",
+              f"alpha_c(0.3) (2 sigma, at most {2 * MAX_ALPHA_C_ERR:g})", round(fit_frac["g_c"], 4), round(th, 4),
+              round(collapse_tol, 4), "abs",
               f"mfnn.theory.attention ({theory['n_gh']}^4 nodes); seed groups: {per('collapse_alpha_c')}"),
         Check("attention: the collapse locates alpha_c: its bootstrap error", round(fit_frac["g_c_err"], 4), MAX_ALPHA_C_ERR,
               kind="max", source="an error above this cannot tell alpha_c(0.3) from a value a third of the way up the grid"),
         Check("attention: crossings of successive d's fraction-semantic curves, extrapolated in d, vs theory "
-              "alpha_c(0.3) (2 sigma)", round(cross_frac["g_c"], 4), round(th, 4),
-              round(2 * cross_err, 4) if np.isfinite(cross_err) else 0.0, "abs",
+              f"alpha_c(0.3) (2 sigma, at most {2 * MAX_ALPHA_C_ERR:g})", round(cross_frac["g_c"], 4), round(th, 4),
+              round(cross_tol, 4), "abs",
               f"{cross_frac['found']}/{len(dims) - 1} pairs cross; seed groups: {per('crossings_alpha_c')}"),
         Check("attention: collapse of the fraction semantic consistent with its error bars: S", round(fit_frac["S"], 3),
               S_MAX, kind="max", source="Houdayer-Hartmann S is a reduced chi^2"),
@@ -321,7 +355,7 @@ def analyse(ac: dict, gd: dict, seeds, out: Path, device) -> dict:
         placebo = name.startswith("placebo")
         checks.append(Check(f"attention d-scaling at alpha={a_scale:g}, {name}: RMS distance to the authors "
                             f"({'must exceed' if placebo else 'within'} the {NULL_QUANTILE:.0%} teacher-split null)",
-                            round(c["distance"], 4), round(c["null_q"], 4), kind="min" if placebo else "max",
+                            float(f"{c['distance']:.4g}"), float(f"{c['null_q']:.4g}"), kind="min" if placebo else "max",
                             source=f"{PAPER}, results_scaling.csv, d = {c['d']}"))
     times["analysis_total"] = time.time() - t0
     times["total"] = sum(v for k, v in times.items() if k.startswith("gd_")) + times["analysis_total"]
@@ -331,7 +365,7 @@ def analyse(ac: dict, gd: dict, seeds, out: Path, device) -> dict:
         (order_parameter_figure(obs_frac, obs_theta, alphas, theory, fit_frac, cross_frac, out / "attention_order_parameters.png"),
          "Attention, GD from random starts: fraction of runs ending semantic and |theta| against alpha per d (bootstrap "
          "errors over teachers); band: the theory's alpha_c(0.3) ± error, dotted: the collapse's alpha_c"),
-        (collapse_width_figure(obs_frac, fit_frac, thr, width_law, dims, out / "attention_collapse.png"),
+        (collapse_width_figure(obs_frac, fit_frac, thr, width_law, midpoint_law, dims, out / "attention_collapse.png"),
          "Attention: collapse of the fraction semantic, (alpha - alpha_c) d^(1/nu), and the logistic midpoint and width "
          "of the transition against d"),
         (scaling_figure(scaling, ref, dims, a_scale, out / "attention_d_scaling.png"),
@@ -348,7 +382,7 @@ def analyse(ac: dict, gd: dict, seeds, out: Path, device) -> dict:
                "crossings_fraction": cross_frac, "crossings_theta": cross_theta, "collapse_fraction": fit_frac,
                "collapse_shuffled_placebo": fit_shuffled,
                "pin_ratio": pin, "pin_ratio_shuffled": pin_shuffled, "thresholds": {str(d): v for d, v in thr.items()},
-               "width_law": width_law, "seed_groups": [{**g, "alpha_50": {str(k): v for k, v in g["alpha_50"].items()}} for g in groups],
+               "width_law": width_law, "midpoint_law": midpoint_law, "seed_groups": [{**g, "alpha_50": {str(k): v for k, v in g["alpha_50"].items()}} for g in groups],
                "d_scaling": {"alpha": a_scale, "ours": scaling, "comparisons": comparisons},
                "per_run": {str(d): {k: raw[d][k].tolist() for k in ("theta", "m")} for d in dims},
                "wall_time_s": times, "device": str(device)}
@@ -361,15 +395,16 @@ def markdown(m, comparisons, groups, thr, dims, alphas, theory, a_scale, ref) ->
     fr, th = m["fraction_semantic"], m["abs_theta"]
     head = "| d | " + " | ".join(f"α={a:g}" for a in alphas) + " | α_50 ± err | width ± err |\n|---|" + "---|" * (len(alphas) + 2)
     rows = [f"| {d} | " + " | ".join(f"{f:.2f} / {t:.2f}" for f, t in zip(fr[str(d)]["mean"], th[str(d)]["mean"]))
-            + f" | {thr[d]['alpha_50']:.2f} ± {thr[d]['alpha_50_err']:.2f} | {thr[d]['width']:.2f} ± {thr[d]['width_err']:.2f} |"
+            + (f" | {thr[d]['alpha_50']:.2f} ± {thr[d]['alpha_50_err']:.2f} | {thr[d]['width']:.2f} ± {thr[d]['width_err']:.2f} |"
+               if thr[d]["on_grid"] else f" | > {max(alphas):g} (off the grid) | - |")
             for d in dims]
     cf, ct, fc = m["crossings_fraction"], m["crossings_theta"], m["collapse_fraction"]
     cross = "; ".join(f"{c['pair'][0]}/{c['pair'][1]}: {c['g']:.3f} ± {c['err']:.3f}" for c in cf["crossings"])
     cross_t = "; ".join(f"{c['pair'][0]}/{c['pair'][1]}: {c['g']:.3f} ± {c['err']:.3f}" for c in ct["crossings"])
     g_rows = "\n".join(f"| {g['seed']} | {g['collapse_alpha_c']:.3f} | {g['collapse_nu']:.2f} | {g['crossings_alpha_c']:.3f} | "
                        + ", ".join(f"{g['alpha_50'][d]:.2f}" for d in dims) + " |" for g in groups)
-    comp = "\n".join(f"| {k} | {', '.join(f'{x:.3f}' for x in c['ours'])} | {', '.join(f'{x:.3f}' for x in c['theirs'])} | "
-                     f"{c['distance']:.4f} | {c['null_median']:.4f} / {c['null_q']:.4f} |" for k, c in comparisons.items())
+    comp = "\n".join(f"| {k} | {', '.join(f'{x:.4g}' for x in c['ours'])} | {', '.join(f'{x:.4g}' for x in c['theirs'])} | "
+                     f"{c['distance']:.3g} | {c['null_median']:.3g} / {c['null_q']:.3g} |" for k, c in comparisons.items())
     return (
         f"## Attention: positional -> semantic as a finite-size transition in d ({PAPER})\n\n"
         f"GD from a random start (configs/attention/attention.yaml: lr 0.15, weight decay 0.01; {m['steps']} full-batch "
@@ -382,11 +417,14 @@ def markdown(m, comparisons, groups, thr, dims, alphas, theory, a_scale, ref) ->
         f"Crossings of successive d (fraction semantic): {cross}; extrapolated with alpha*(d) = alpha_c + a d^-"
         f"{cf.get('shift_exponent', float('nan')):g}: {cf['g_c']:.3f} ± {cf['err']:.3f}. Crossings of |theta|: {cross_t}; "
         f"extrapolated: {ct['g_c']:.3f} ± {ct['err']:.3f}.\n\n"
+        + ("" if fc["found"] else f"No finite-size collapse at a fixed alpha_c inside the grid: the best fit ran to alpha_c = "
+           f"{fc['g_c_fitted']:.3g}, nu = {fc['nu_fitted']:.3g} (no scaling in d). ") +
         f"Collapse of the fraction semantic: alpha_c = {fc['g_c']:.3f} ± {fc['g_c_err']:.3f}, nu = {fc['nu']:.2f} ± "
         f"{fc['nu_err']:.2f}, S = {fc['S']:.2f} (moving alpha_c by ±{MAX_ALPHA_C_ERR} multiplies S by "
         f"{m['pin_ratio']:.2f}; on alpha-shuffled outcomes by {m['pin_ratio_shuffled']:.2f}). "
-        f"Width of the transition ~ d^{m['width_law']['slope']:.3f} ± {m['width_law']['slope_err']:.3f} "
-        f"(a collapse predicts d^(-1/nu) = d^{-1 / fc['nu']:.3f}).\n\n"
+        f"Fits over d = {m['width_law']['dims']} (midpoint on the grid). Width of the transition ~ d^{m['width_law']['slope']:.3f} ± {m['width_law']['slope_err']:.3f}; its midpoint "
+        f"alpha_50 ~ d^{m['midpoint_law']['slope']:.3f} ± {m['midpoint_law']['slope_err']:.3f} (chi^2/dof "
+        f"{m['midpoint_law']['chi2_dof']:.2f}).\n\n"
         "Per seed group (its own teachers, the same estimators):\n\n"
         "| seed | collapse alpha_c | collapse nu | crossings alpha_c | alpha_50 per d |\n|---|---|---|---|---|\n" + g_rows + "\n\n"
         f"d-scaling at alpha = {a_scale:g} against the authors' GD (d = {', '.join(str(int(x)) for x in ref['semantic']['d'])}); "
@@ -406,36 +444,63 @@ def order_parameter_figure(obs_frac, obs_theta, alphas, theory, fit_frac, cross_
             ax.errorbar(o.g, o.mean["abs_m"], o.err["abs_m"], marker="o", ms=3, lw=1, capsize=2, label=f"d = {d}")
         ax.axvspan(theory["value"] - theory["error"], theory["value"] + theory["error"], color="k", alpha=0.15, lw=0,
                    label=r"theory $\alpha_c(0.3)$")
-        if np.isfinite(fit_frac["g_c"]):
+        if np.isfinite(fit_frac["g_c"]) and fit_frac["g_c_err"] <= MAX_ALPHA_C_ERR:  # only a located alpha_c
             ax.axvline(fit_frac["g_c"], color="tab:red", ls=":", label=r"collapse $\alpha_c$")
         ax.set(xlabel=r"$\alpha = n/d$", ylabel=label)
     axes[0].set_ylim(-0.05, 1.05)
-    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="upper left")  # the right panel's upper left is empty
     axes[0].set_title(r"GD from random starts, $\omega = 0.3$", fontsize=9)
     fig.savefig(path, dpi=110)
     return path
 
 
-def collapse_width_figure(obs_frac, fit_frac, thr, width_law, dims, path: Path) -> Path:
+def collapse_width_figure(obs_frac, fit_frac, thr, width_law, midpoint_law, dims, path: Path) -> Path:
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     ax = axes[0]
-    for d, (x, Y, dY) in scaled(obs_frac, "abs_m", fit_frac["g_c"], fit_frac["nu"], 0.0).items():
-        ax.errorbar(x, Y, dY, marker="o", ms=3, lw=0.8, capsize=2, label=f"d = {d}")
-    ax.set(xlabel=r"$(\alpha - \alpha_c)\, d^{1/\nu}$", ylabel="fraction semantic",
-           title=rf"collapse: $\alpha_c$ = {fit_frac['g_c']:.3f} ± {fit_frac['g_c_err']:.3f}, $\nu$ = {fit_frac['nu']:.2f}, "
-                 f"S = {fit_frac['S']:.2f}")
+    located = fit_frac["found"] and fit_frac["g_c_err"] <= MAX_ALPHA_C_ERR and fit_frac["S"] <= S_MAX
+    if located:
+        for d, (x, Y, dY) in scaled(obs_frac, "abs_m", fit_frac["g_c"], fit_frac["nu"], 0.0).items():
+            ax.errorbar(x, Y, dY, marker="o", ms=3, lw=0.8, capsize=2, label=f"d = {d}")
+        ax.set(xlabel=r"$(\alpha - \alpha_c)\, d^{1/\nu}$",
+               title=rf"collapse: $\alpha_c$ = {fit_frac['g_c']:.3f} ± {fit_frac['g_c_err']:.3f}, $\nu$ = "
+                     f"{fit_frac['nu']:.2f}, S = {fit_frac['S']:.2f}")
+    else:  # no collapse at a fixed alpha_c: show each d's curve against its own midpoint instead
+        for d, o in sorted(obs_frac.items()):
+            if thr[d]["on_grid"]:  # an off-grid midpoint is only a bound
+                ax.errorbar(o.g - thr[d]["alpha_50"], o.mean["abs_m"], o.err["abs_m"], marker="o", ms=3, lw=0.8,
+                            capsize=2, label=f"d = {d}")
+        ax.set(xlabel=r"$\alpha - \alpha_{50}(d)$",
+               title=rf"no collapse at a fixed $\alpha_c$ (best S = {fit_frac['S']:.2f}, $\alpha_c$ error "
+                     rf"{fit_frac.get('g_c_err', float('nan')):.2f}): each d against its own midpoint")
+    ax.set_ylabel("fraction semantic")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7)
     ax = axes[1]
-    d = np.array(dims, float)
-    w, we = np.array([thr[k]["width"] for k in dims]), np.array([thr[k]["width_err"] for k in dims])
-    a5, a5e = np.array([thr[k]["alpha_50"] for k in dims]), np.array([thr[k]["alpha_50_err"] for k in dims])
+    on = [k for k in dims if thr[k]["on_grid"]]  # off-grid midpoints are only bounds: drawn as arrows at the edge
+    d = np.array(on, float)
+    w, we = np.array([thr[k]["width"] for k in on]), np.array([thr[k]["width_err"] for k in on])
+    a5, a5e = np.array([thr[k]["alpha_50"] for k in on]), np.array([thr[k]["alpha_50_err"] for k in on])
+    off = [k for k in dims if not thr[k]["on_grid"]]
+    if off:
+        top = max(obs_frac[dims[0]].g)
+        ax.errorbar(off, [top] * len(off), yerr=[[0] * len(off), [0.3 * top] * len(off)], lolims=True, ls="none",
+                    color="tab:orange", marker="_", label=rf"$\alpha_{{50}}$ > {top:g} (off the grid)")
     ax.errorbar(d, w, we, marker="o", color="tab:blue", capsize=2, ls="none", label="logistic width w")
-    ax.plot(d, width_law["amplitude"] * d ** width_law["slope"], color="tab:blue", lw=1,
-            label=rf"fit $w \propto d^{{{width_law['slope']:.2f}}}$")
+    if len(on) >= 2:
+        ax.plot(d, width_law["amplitude"] * d ** width_law["slope"], color="tab:blue", lw=1,
+                label=rf"fit $w \propto d^{{{width_law['slope']:.2f} \pm {width_law['slope_err']:.2f}}}$")
     ax.errorbar(d, a5, a5e, marker="s", color="tab:orange", capsize=2, ls="none", label=r"midpoint $\alpha_{50}$")
-    ax.set(xscale="log", yscale="log", xlabel="d", ylabel=r"$w$, $\alpha_{50}$", title="transition midpoint and width vs d")
+    if len(on) >= 2:
+        ax.plot(d, midpoint_law["amplitude"] * d ** midpoint_law["slope"], color="tab:orange", lw=1,
+                label=rf"fit $\alpha_{{50}} \propto d^{{{midpoint_law['slope']:.2f} \pm {midpoint_law['slope_err']:.2f}}}$")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.set(xscale="log", yscale="log")
+    for axis in (ax.xaxis, ax.yaxis):  # 2, 3, 4 instead of 2x10^0, ...
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(plain)
+    ax.set(xlabel="d", ylabel=r"$w$, $\alpha_{50}$ (bootstrap 16-84% half-range)",
+           title="transition midpoint and width vs d (random starts)")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7)
     fig.savefig(path, dpi=110)
@@ -467,9 +532,9 @@ def overlap_figure(raw, dims, alphas, path: Path) -> Path:
     for ax, d in zip(axes, dims):
         A = np.broadcast_to(np.asarray(alphas)[None, :], raw[d]["theta"].shape)
         sc = ax.scatter(np.abs(raw[d]["theta"]).ravel(), np.abs(raw[d]["m"]).ravel(), c=A.ravel(), s=10, cmap="viridis")
-        lim = max(np.abs(raw[k]["theta"]).max() for k in dims), max(np.abs(raw[k]["m"]).max() for k in dims)
-        top = 1.05 * max(lim)
-        ax.plot([0, top], [0, top], "k--", lw=0.8)
+        top = 1.05 * max(np.abs(raw[k]["m"]).max() for k in dims)
+        ax.plot([0, top], [0, top], "k--", lw=0.8)  # the rule: semantic below the diagonal
+        ax.set_ylim(0, top)
         ax.set(title=f"d = {d}", xlabel=r"$|\theta|$")
     axes[0].set_ylabel(r"$|m|$")
     fig.colorbar(sc, ax=axes[-1], label=r"$\alpha$")
@@ -497,15 +562,20 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device("cpu")
     args.runs.mkdir(parents=True, exist_ok=True)
     with staged_output(args.out) as out:
-        part = run_attention_part(cfg, seeds, out, args.runs, args.tiny, device)
-        report = Report("Positional -> semantic attention as a finite-size transition in d", checks=part["checks"],
-                        sections=[part["section"]], figures=part["figures"],
-                        metrics={"config": config.name, "attention": part["metrics"]})
-        with tempfile.TemporaryDirectory() as tmp:
-            report.write(tmp)
-            for name in ("report.md", "metrics.json"):
-                (out / f"attention_{name}").write_text((Path(tmp) / name).read_text())
+        write_part(run_attention_part(cfg, seeds, out, args.runs, args.tiny, device), config.name, out)
     return 0
+
+
+def write_part(part: dict, config_name: str, out: Path) -> None:
+    """attention_report.md and attention_metrics.json (the phase-transition run's own report.md and metrics.json
+    stay untouched)."""
+    report = Report("Positional -> semantic attention as a finite-size transition in d", checks=part["checks"],
+                    sections=[part["section"]], figures=part["figures"],
+                    metrics={"config": config_name, "attention": part["metrics"]})
+    with tempfile.TemporaryDirectory() as tmp:
+        report.write(tmp)
+        for name in ("report.md", "metrics.json"):
+            (out / f"attention_{name}").write_text((Path(tmp) / name).read_text())
 
 
 if __name__ == "__main__":
