@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import NullFormatter
 from scipy.optimize import minimize
 
 from mfnn.experiment import CONFIGS as LIGHTNING_CONFIGS, ReplicationCLI, existing_file, fit, staged_output
@@ -266,6 +266,7 @@ def analyse(ac: dict, gd: dict, seeds, out: Path, device) -> dict:
                                     max_evaluations=ac.get("collapse_max_evaluations", 1500)), alphas)
     evals = ac.get("collapse_max_evaluations", 1500)
     pin = profile_ratio(obs_frac, fit_frac, MAX_ALPHA_C_ERR, evals)
+    fit_frac["pin_ratio"] = pin
     pin_shuffled = profile_ratio(shuffled, fit_shuffled, MAX_ALPHA_C_ERR, evals)
     thr = {d: thresholds(alphas, outcomes[d], ac["threshold_boot"], rng) for d in dims}
     # fits over the d whose midpoint lies on the grid: elsewhere the logistic only bounds alpha_50 from one side
@@ -436,6 +437,13 @@ def markdown(m, comparisons, groups, thr, dims, alphas, theory, a_scale, ref) ->
 
 
 # ---- figures -------------------------------------------------------------------------------------------------
+def located(fit: dict) -> bool:
+    """A collapse worth drawing: inside the grid, a tight error bar, consistent with its error bars (S), and
+    pinned (moving alpha_c by MAX_ALPHA_C_ERR at least doubles S)."""
+    return bool(fit["found"] and fit["g_c_err"] <= MAX_ALPHA_C_ERR and fit["S"] <= S_MAX
+                and fit.get("pin_ratio", 0.0) >= PIN_RATIO)
+
+
 def order_parameter_figure(obs_frac, obs_theta, alphas, theory, fit_frac, cross_frac, path: Path) -> Path:
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
@@ -444,7 +452,7 @@ def order_parameter_figure(obs_frac, obs_theta, alphas, theory, fit_frac, cross_
             ax.errorbar(o.g, o.mean["abs_m"], o.err["abs_m"], marker="o", ms=3, lw=1, capsize=2, label=f"d = {d}")
         ax.axvspan(theory["value"] - theory["error"], theory["value"] + theory["error"], color="k", alpha=0.15, lw=0,
                    label=r"theory $\alpha_c(0.3)$")
-        if np.isfinite(fit_frac["g_c"]) and fit_frac["g_c_err"] <= MAX_ALPHA_C_ERR:  # only a located alpha_c
+        if located(fit_frac):  # only a located alpha_c
             ax.axvline(fit_frac["g_c"], color="tab:red", ls=":", label=r"collapse $\alpha_c$")
         ax.set(xlabel=r"$\alpha = n/d$", ylabel=label)
     axes[0].set_ylim(-0.05, 1.05)
@@ -458,8 +466,7 @@ def collapse_width_figure(obs_frac, fit_frac, thr, width_law, midpoint_law, dims
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     ax = axes[0]
-    located = fit_frac["found"] and fit_frac["g_c_err"] <= MAX_ALPHA_C_ERR and fit_frac["S"] <= S_MAX
-    if located:
+    if located(fit_frac):
         for d, (x, Y, dY) in scaled(obs_frac, "abs_m", fit_frac["g_c"], fit_frac["nu"], 0.0).items():
             ax.errorbar(x, Y, dY, marker="o", ms=3, lw=0.8, capsize=2, label=f"d = {d}")
         ax.set(xlabel=r"$(\alpha - \alpha_c)\, d^{1/\nu}$",
@@ -494,11 +501,11 @@ def collapse_width_figure(obs_frac, fit_frac, thr, width_law, midpoint_law, dims
     if len(on) >= 2:
         ax.plot(d, midpoint_law["amplitude"] * d ** midpoint_law["slope"], color="tab:orange", lw=1,
                 label=rf"fit $\alpha_{{50}} \propto d^{{{midpoint_law['slope']:.2f} \pm {midpoint_law['slope_err']:.2f}}}$")
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.set(xscale="log", yscale="log")
-    for axis in (ax.xaxis, ax.yaxis):  # 2, 3, 4 instead of 2x10^0, ...
-        axis.set_major_formatter(plain)
-        axis.set_minor_formatter(plain)
+    ax.set_xticks(dims, [str(k) for k in dims])  # plain numbers at the sizes run, not 10^1 ...
+    ax.set_yticks([0.2, 0.3, 0.5, 1, 2, 3, 5], ["0.2", "0.3", "0.5", "1", "2", "3", "5"])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel="d", ylabel=r"$w$, $\alpha_{50}$ (bootstrap 16-84% half-range)",
            title="transition midpoint and width vs d (random starts)")
     ax.title.set_fontsize(9)
