@@ -222,7 +222,7 @@ def train_all(ac: dict, seeds, runs: Path, device) -> dict:
     a_scale = float(ac["scaling_alpha"])
     raw, informed = {}, {}
     for d in dims:
-        t = time.time()
+        t, cpu = time.time(), time.process_time()  # CPU time too: wall time on a shared machine says little
         r = train(d, alphas, ["random"], teachers, ac, seeds[0] + d, runs, device, f"attention_d{d}")
         raw[d] = {k: r[k][:, :, 0] for k in ("theta", "m", "test_error", "train_loss")}  # (T, A)
         i = train(d, [a_scale], ["positional", "semantic"], teachers, ac, seeds[0] + d, runs, device,
@@ -232,6 +232,7 @@ def train_all(ac: dict, seeds, runs: Path, device) -> dict:
             j = alphas.index(a_scale)
             informed[d] = {k: np.concatenate([v, raw[d][k][:, j:j + 1]], 1) for k, v in informed[d].items()}
         times[f"gd_d{d}"] = time.time() - t
+        times[f"cpu_d{d}"] = time.process_time() - cpu
         print(f"[attention] d={d}: {times[f'gd_d{d}']:.0f} s; fraction semantic "
               f"{semantic(raw[d]['theta'], raw[d]['m']).mean(0).round(2).tolist()} at alpha = {alphas}", flush=True)
     return {"raw": raw, "informed": informed, "times": times}
