@@ -483,7 +483,8 @@ def collapse_width_figure(obs_frac, fit_frac, thr, width_law, midpoint_law, dims
                      rf"{fit_frac.get('g_c_err', float('nan')):.2f}): each d against its own midpoint")
     ax.set_ylabel("fraction semantic")
     ax.title.set_fontsize(9)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # empty when no d has its midpoint on the grid
+        ax.legend(fontsize=7)
     ax = axes[1]
     on = [k for k in dims if thr[k]["on_grid"]]  # off-grid midpoints are only bounds: drawn as arrows at the edge
     d = np.array(on, float)
