@@ -19,6 +19,7 @@ def test_phase_transitions_tiny(tmp_path, capsys):
     payload = json.loads((out / "metrics.json").read_text())
     m = payload["metrics"]
     assert len([c for c in payload["checks"] if not c["name"].startswith("attention")]) == 16
+    assert "attention" in m and (out / "attention_collapse.png").stat().st_size > 0  # the part ran in this path
     assert m["seeds"] == [0, 1, 2] and len(m["ising"]["per_seed"]) == 3 and len(m["cw"]["per_seed"]) == 3
     assert set(m["ising"]["plan"]) == {"4", "6", "8"}
     assert all(p["records"] >= 20 for p in m["ising"]["plan"].values())
