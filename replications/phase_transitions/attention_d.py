@@ -336,13 +336,13 @@ def analyse(ac: dict, gd: dict, seeds, out: Path, device) -> dict:
         Check("attention: GD from random starts, alpha_c from the collapse of the fraction semantic vs theory "
               f"alpha_c(0.3) (2 sigma, at most {2 * MAX_ALPHA_C_ERR:g})", round(fit_frac["g_c"], 4), round(th, 4),
               round(collapse_tol, 4), "abs",
-              f"mfnn.theory.attention ({theory['n_gh']}^4 nodes); seed groups: {per('collapse_alpha_c')}"),
+              f"mfnn.theory.attention ({theory['n_gh']}^4 nodes); teacher groups: {per('collapse_alpha_c')}"),
         Check("attention: the collapse locates alpha_c: its bootstrap error", round(fit_frac["g_c_err"], 4), MAX_ALPHA_C_ERR,
               kind="max", source="an error above this cannot tell alpha_c(0.3) from a value a third of the way up the grid"),
         Check("attention: crossings of successive d's fraction-semantic curves, extrapolated in d, vs theory "
               f"alpha_c(0.3) (2 sigma, at most {2 * MAX_ALPHA_C_ERR:g})", round(cross_frac["g_c"], 4), round(th, 4),
               round(cross_tol, 4), "abs",
-              f"{cross_frac['found']}/{len(dims) - 1} pairs cross; seed groups: {per('crossings_alpha_c')}"),
+              f"{cross_frac['found']}/{len(dims) - 1} pairs cross; teacher groups: {per('crossings_alpha_c')}"),
         Check("attention: collapse of the fraction semantic consistent with its error bars: S", round(fit_frac["S"], 3),
               S_MAX, kind="max", source="Houdayer-Hartmann S is a reduced chi^2"),
         Check(f"attention: the data pin alpha_c: collapse quality with alpha_c moved by ±{MAX_ALPHA_C_ERR} / best",
@@ -410,8 +410,8 @@ def markdown(m, comparisons, groups, thr, dims, alphas, theory, a_scale, ref) ->
     return (
         f"## Attention: positional -> semantic as a finite-size transition in d ({PAPER})\n\n"
         f"GD from a random start (configs/attention/attention.yaml: lr 0.15, weight decay 0.01; {m['steps']} full-batch "
-        f"steps) at omega = 0.3, d = {dims}, alpha = {alphas}, {m['teachers']} teachers per point ({len(groups)} seed groups "
-        f"of {m['teachers_per_seed']}). A run ends semantic when |theta| > |m|. Theory: alpha_c(0.3) = "
+        f"steps) at omega = 0.3, d = {dims}, alpha = {alphas}, {m['teachers']} teachers per point ({len(groups)} groups "
+        f"of {m['teachers_per_seed']}; one data seed per d, seeds[0] + d). A run ends semantic when |theta| > |m|. Theory: alpha_c(0.3) = "
         f"{theory['value']:.4f} ± {theory['error']:.4f} ({theory['n_gh']}^4 Gauss-Hermite nodes, "
         "replications/attention/alpha_c_convergence.json).\n\n"
         "Fraction semantic / mean |theta| per (d, alpha), and the logistic midpoint and width of the fraction "
@@ -427,8 +427,9 @@ def markdown(m, comparisons, groups, thr, dims, alphas, theory, a_scale, ref) ->
         f"Fits over d = {m['width_law']['dims']} (midpoint on the grid). Width of the transition ~ d^{m['width_law']['slope']:.3f} ± {m['width_law']['slope_err']:.3f}; its midpoint "
         f"alpha_50 ~ d^{m['midpoint_law']['slope']:.3f} ± {m['midpoint_law']['slope_err']:.3f} (chi^2/dof "
         f"{m['midpoint_law']['chi2_dof']:.2f}).\n\n"
-        "Per seed group (its own teachers, the same estimators):\n\n"
-        "| seed | collapse alpha_c | collapse nu | crossings alpha_c | alpha_50 per d |\n|---|---|---|---|---|\n" + g_rows + "\n\n"
+        f"Per teacher group (teachers {m['teachers_per_seed']}k ... {m['teachers_per_seed']}k + {m['teachers_per_seed'] - 1} "
+        "of each d, labelled by the config's seeds; the same estimators):\n\n"
+        "| group | collapse alpha_c | collapse nu | crossings alpha_c | alpha_50 per d |\n|---|---|---|---|---|\n" + g_rows + "\n\n"
         f"d-scaling at alpha = {a_scale:g} against the authors' GD (d = {', '.join(str(int(x)) for x in ref['semantic']['d'])}); "
         "distance: RMS over d of our teacher mean minus theirs; null: the same distance between two random halves of "
         "our teachers (median / 95% quantile):\n\n"
