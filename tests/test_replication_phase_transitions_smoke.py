@@ -3,6 +3,8 @@ pilot, autocorrelation, production, per-seed and pooled analysis, placebos, figu
 expected at these sizes."""
 import json
 
+import pytest
+
 from tests.helpers import load_script, run_tiny
 
 phase_transitions = load_script("replications/phase_transitions/run.py")
@@ -16,12 +18,39 @@ def test_phase_transitions_tiny(tmp_path, capsys):
     assert (tmp_path / "runs" / "ising_samples.npz").stat().st_size > 0
     payload = json.loads((out / "metrics.json").read_text())
     m = payload["metrics"]
-    assert len(payload["checks"]) == 16
+    assert len([c for c in payload["checks"] if not c["name"].startswith("attention")]) == 16
+    assert "attention" in m and (out / "attention_collapse.png").stat().st_size > 0  # the part ran in this path
     assert m["seeds"] == [0, 1, 2] and len(m["ising"]["per_seed"]) == 3 and len(m["cw"]["per_seed"]) == 3
     assert set(m["ising"]["plan"]) == {"4", "6", "8"}
     assert all(p["records"] >= 20 for p in m["ising"]["plan"].values())
     assert m["synthetic_first_order"]["verdict"] == "first-order"
     assert "| check | measured |" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # ~20-50 s (four Lightning fits); the fast tier runs this part inside test_phase_transitions_tiny
+def test_phase_transitions_tiny_attention_part(tmp_path):
+    """The attention part alone at toy sizes (d = 10, 23; 10 GD steps): its checks, figures and metrics."""
+    attention_d = load_script("replications/phase_transitions/attention_d.py")
+    out = tmp_path / "out"
+    assert attention_d.main(["--tiny", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
+    for name in ("attention_report.md", "attention_metrics.json", "attention_order_parameters.png",
+                 "attention_collapse.png", "attention_d_scaling.png", "attention_overlaps.png"):
+        assert (out / name).stat().st_size > 0, name
+    payload = json.loads((out / "attention_metrics.json").read_text())
+    names = [c["name"] for c in payload["checks"]]
+    assert all(n.startswith("attention") for n in names) and any("placebo" in n for n in names)
+    m = payload["metrics"]["attention"]
+    assert m["dims"] == [10, 23] and m["teachers"] == 6
+    for d in ("10", "23"):
+        theta, frac = m["per_run"][d]["theta"], m["fraction_semantic"][d]["mean"]
+        assert len(theta) == 6 and len(theta[0]) == len(m["alphas"]) == len(frac)
+        assert all(0.0 <= f <= 1.0 for f in frac)
+        assert all(e > 0 for e in m["fraction_semantic"][d]["err"])  # floored: no zero error bars
+    assert len(m["seed_groups"]) == 3
+    assert set(m["d_scaling"]["ours"]) == {"positional", "semantic", "random"}
+    # the semantic start keeps a larger overlap with the teacher than the positional start (10 steps from Q*)
+    ours = m["d_scaling"]["ours"]
+    assert min(ours["semantic"]["theta"]["mean"]) > max(ours["positional"]["theta"]["mean"])
 
 
 def test_phase_transitions_rejects_missing_config(tmp_path):

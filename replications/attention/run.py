@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 from matplotlib.figure import Figure  # noqa: E402
 
 from mfnn.experiment import CONFIGS, ReplicationCLI, fit as fit_config, staged_output  # noqa: E402
+from mfnn.phases.binder import crossing  # noqa: E402
+from mfnn.phases.observables import observables  # noqa: E402
 from mfnn.report import Check, Report  # noqa: E402
 from mfnn.theory.attention import AttentionSetup, AttentionTheory, first_crossing  # noqa: E402
 
@@ -46,7 +48,7 @@ SIZES = {
     "gpu": ("attention_gpu.yaml", "linear_gpu.yaml", [], 8, 8, (0.3, 2.3, 0.1), np.round(np.arange(0.1, 2.01, 0.05), 3)),
     "tiny": ("attention.yaml", "linear.yaml",
              ["--trainer.max_steps", "40", "--data.init_args.dim", "20", "--data.init_args.alphas", "[1.0, 2.0]",
-              "--data.init_args.seeds", "1", "--data.init_args.test_size", "200"], 4, 4, (1.0, 1.5, 0.5), np.array([1.0, 2.0])),
+              "--data.init_args.seeds", "2", "--data.init_args.test_size", "200"], 4, 4, (1.0, 1.5, 0.5), np.array([1.0, 2.0])),
 }
 
 
@@ -152,7 +154,22 @@ def experiments(size: str, runs: Path) -> dict:
     # train-loss gap of the two starts on the same data, per seed
     gap = att["train_loss"][:, :, 1] - att["train_loss"][:, :, 0]
     res["train_gap"] = {"mean": gap.mean(0).tolist(), "std": gap.std(0).tolist()}
+    res["train_loss_per_teacher"] = att["train_loss"].tolist()  # (S, A, I): the GD alpha_c's bootstrap resamples S
     return res
+
+
+def gd_alpha_c(alphas, train_loss, n_boot: int = 400, seed: int = 0) -> dict:
+    """Where GD's two starts swap order in training loss, through the phase toolkit: mfnn.phases.crossing of the
+    positional-start and semantic-start curves (a quadratic through the points around the sign change), with a
+    bootstrap error over teachers. train_loss: (S, A, I) with I = [positional, semantic]. Both curves draw their
+    replicates from one seed, so every replicate resamples the same teachers for both starts: a teacher's two
+    starts share its data, and the gap is a paired difference."""
+    loss = np.asarray(train_loss, dtype=float)
+    obs = [observables(alphas, loss[:, :, i].T, volume=1.0, n_boot=n_boot, rng=np.random.default_rng(seed))
+           for i in (0, 1)]
+    c = crossing(obs[0], obs[1], key="abs_m")  # abs_m of a positive loss is its mean over teachers
+    return {"alpha_c": c["g"], "err": c["err"], "teachers": loss.shape[0],
+            "failed_replicates": int(c.get("failed_replicates", 0))}
 
 
 # ---- reference data (optional) ---------------------------------------------------------------------------
@@ -280,7 +297,8 @@ def alpha_c_section(conv, alpha_c, ref_ac, gd_ac, dim) -> str:
              "degree-7 (Stroud-Secrest VI) rule for the conjugates and the degree-11 (Rabinowitz-Richter 2) rule for "
              "the training loss, as in their notebook (quadpy's e2r2 schemes, re-implemented), with mfnn's global prox.",
              "", f"Crossing of the authors' published theory curves (omega=0.3, their CSVs): {ref_ac:.3f}; "
-             f"GD training-loss crossing in this run (d={dim}): {gd_ac:.3f}."]
+             f"GD training-loss crossing in this run (d={dim}, mfnn.phases.crossing): {gd_ac['alpha_c']:.3f} ± "
+             f"{gd_ac['err']:.3f} (bootstrap over {gd_ac['teachers']} teachers)."]
     return "## alpha_c(omega)\n\n" + "\n".join(rows)
 
 
@@ -390,11 +408,14 @@ def replicate(args, size_name: str, out: Path) -> int:
                       "this run's theory"))
     rep.add(Check(f"GD linear baseline eps_g, alpha={ae:g}, d={exp['dim']}", exp["linear_test_error"][-1],
                   PAPER_AT_2["linear"], 0.15, "rel", PAPER))
-    # where GD's two starts swap order in training loss (linear interpolation on the run's alpha grid)
-    gd_ac = first_crossing(exp["alpha"], exp["train_gap"]["mean"])
+    # where GD's two starts swap order in training loss: the toolkit's crossing with a bootstrap error over
+    # teachers (and, for comparison with earlier runs, the straight line between the bracketing alphas)
+    gd = gd_alpha_c(exp["alpha"], exp["train_loss_per_teacher"])
+    gd_ac, gd_ac_linear = gd["alpha_c"], first_crossing(exp["alpha"], exp["train_gap"]["mean"])
     if 0.3 in alpha_c:
-        rep.add(Check(f"GD alpha_c (train-loss crossing of the two starts, d={exp['dim']}) vs theory alpha_c(0.3)",
-                      gd_ac, round(alpha_c[0.3], 3), 0.3, "abs", "this run's theory"))
+        rep.add(Check(f"GD alpha_c (train-loss crossing of the two starts, d={exp['dim']}, ± {gd['err']:.3f} bootstrap "
+                      f"over {gd['teachers']} teachers) vs theory alpha_c(0.3)", gd_ac, round(alpha_c[0.3], 3), 0.3, "abs",
+                      f"this run's theory; mfnn.phases.crossing (straight line: {gd_ac_linear:.3f})"))
     ref_ac = float("nan")
     if ref:
         for br in ("semantic", "positional"):
@@ -416,7 +437,7 @@ def replicate(args, size_name: str, out: Path) -> int:
                         "baseline; dotted/x: the authors' theory and d=1000 GD). Top right: training-loss gap, semantic "
                         "minus positional (negative = semantic is the global minimum). Bottom left: alpha_c(omega). "
                         "Bottom right: overlaps m and theta.", fig.name))
-    rep.sections.append(alpha_c_section(conv, alpha_c, ref_ac, gd_ac, exp["dim"]))
+    rep.sections.append(alpha_c_section(conv, alpha_c, ref_ac, gd, exp["dim"]))
     if gd_small:
         rep.sections.append(gd_small_section(gd_small, small))
     s2 = exp["sigma"] ** 2
@@ -437,7 +458,7 @@ def replicate(args, size_name: str, out: Path) -> int:
                         "attention_fit_s": exp["time_attention_s"], "linear_fit_s": exp["time_linear_s"]}.items())
                         + ("" if ref else "\n\nReference data not found: no overlay."))
     timings["total_s"] = time.time() - t_start
-    rep.metrics = {"theory": theory, "gd_alpha_c": gd_ac, "alpha_c_converged": {str(k): v for k, v in conv.items()},
+    rep.metrics = {"theory": theory, "gd_alpha_c": gd_ac, "gd_alpha_c_err": gd["err"], "gd_alpha_c_linear": gd_ac_linear, "alpha_c_converged": {str(k): v for k, v in conv.items()},
                    "small_omega_theory": small, "authors_csv_alpha_c": ref_ac, "alpha_c": {str(k): v for k, v in alpha_c.items()}, "experiments": exp,
                    "timings_s": timings, "size": size_name}
     rep.write(out)

@@ -30,6 +30,9 @@ from mfnn.experiment import ReplicationCLI, existing_file, staged_output
 from mfnn.report import Check, Report
 from matplotlib.figure import Figure
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the parts beside this script
+from attention_d import run_attention_part  # noqa: E402  (part `attention`: Cui et al. 2024 in d)
+
 # plain YAML, not Lightning CLI configs (configs/ holds only those), so they live beside the script
 CONFIGS = Path(__file__).resolve().parent / "configs"
 ONSAGER = "Onsager 1944 (exact 2D Ising)"
@@ -405,6 +408,13 @@ def calibrate(cfg, config, seeds, device, runs, out, args) -> int:
         f">= {ising_fo['rules']['jump_keep']:.0%} from one size to the next.",
         "Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()) + f" ({torch.get_num_threads()} torch thread(s), {device}).",
     ]
+    # ---- part `attention`: positional -> semantic attention as a finite-size transition in d (attention_d.py)
+    if "attention" in cfg:
+        part = run_attention_part(cfg, seeds, out, runs, args.tiny, device)
+        report.add(*part["checks"])
+        report.sections.append(part["section"])
+        report.figures += part["figures"]
+        report.metrics["attention"] = part["metrics"]
     report.write(out)
     return 0
 
