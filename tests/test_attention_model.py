@@ -47,6 +47,22 @@ def test_initialisations_and_overlaps(built):
     assert torch.allclose(ov["theta"][:, :, 1], (dm.q_star.square().sum(-1) / dm.dim)[:, None])  # semantic: Q = Q*
 
 
+def test_a_random_start_is_not_the_teacher_when_the_global_and_data_seeds_agree():
+    """seed_everything(0) with data seed 0: the random start must not reuse the teacher's draws (it did:
+    W = 0.1 Q*, overlap 1); a random direction has |cos(W, Q*)| ~ 1/sqrt(d)."""
+    import lightning as L
+
+    d = 400
+    L.seed_everything(0, verbose=False)
+    dm = AttentionDataModule(dim=d, alphas=[1.0], seeds=3, test_size=8, seed=0)
+    dm.build(torch.Generator().manual_seed(0))
+    model = DotProductAttention(inits=["random"])
+    model.build(dm.q_star, 1)
+    W = model.W_Q.detach()[:, 0, 0, :, 0]  # (S, d)
+    cos = torch.nn.functional.cosine_similarity(W, dm.q_star, dim=-1).abs()
+    assert float(cos.max()) < 4 / math.sqrt(d), cos
+
+
 def test_members_are_independent_and_see_their_own_samples(built):
     _, splits, model = built
     batch = splits["train"]

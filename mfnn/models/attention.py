@@ -76,6 +76,9 @@ class DotProductAttention(MFNNModule):
     def build(self, q_star: torch.Tensor, n_alphas: int, generator: torch.Generator | None = None) -> None:
         """q_star: (S, d). Semantic members start at Q* (rank 1: its first column; others small noise)."""
         S, d = q_star.shape
+        if generator is None:  # a stream of its own: drawn from the global one directly, a random start under
+            # seed_everything(s) with data.seed = s would be 0.1 x the teacher's own draws (W = 0.1 Q*)
+            generator = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,))))
         starts = []
         for name in self.inits:
             W = 0.1 * torch.randn(S, d, self.rank, generator=generator)
