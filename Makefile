@@ -14,7 +14,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-all replicate-grokking replicate-grokking-transformer replicate-self-consistency \
-        replicate-attention replicate-first-order replicate-deep replicate-phase-transitions replicate-modular-posterior replicate-all bench clean
+        replicate-attention replicate-first-order replicate-sample-complexity replicate-deep replicate-phase-transitions replicate-modular-posterior replicate-all bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-32s\033[0m %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ replicate-attention: $(STAMP) ## Positional vs semantic phase transition in dot-
 
 replicate-first-order: $(STAMP) ## Langevin posterior: grokking as a first-order transition (Rubin et al.)
 	$(PY) replications/first_order/run.py
+
+replicate-sample-complexity: $(STAMP) ## Samples to learn the cubic teacher: Langevin erf network vs its NNGP, n*(d) exponents
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) replications/first_order/sample_complexity.py
 
 replicate-deep: $(STAMP) ## Deep MLP: mean-field vs lazy feature learning at depth 3
 	$(PY) replications/deep/run.py

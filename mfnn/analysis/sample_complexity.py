@@ -87,7 +87,8 @@ def bootstrap_exponent(d_values, n_grids, curves, level: float, reps: int = 1000
         out["exponent_sd"] = float(boot_x.std())
     else:
         out["exponent_ci95"], out["exponent_sd"] = np.array([math.nan, math.nan]), math.nan
-    log_sd = np.array([np.nanstd(np.log(boot_n[:, k])) for k in range(len(curves))])
+    log_sd = np.array([np.log(col[np.isfinite(col)]).std() if np.isfinite(col).sum() > 1 else math.nan
+                       for col in boot_n.T])
     if np.all(np.isfinite(nstar)) and np.all(log_sd > 0):
         out["weighted"] = power_law(d_values, nstar, nstar * log_sd)  # d n* = n* d log n*
     return out

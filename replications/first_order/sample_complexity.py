@@ -259,6 +259,9 @@ def analyse(size: dict, net: dict, gp: dict, timings: dict, out: Path, t0: float
     rep.add(
         Check(f"network: exponent x of n*(d) ~ d^x at A3 = {LEVEL}, d = {nd}", xn, 1.0, NET_TOL, "abs",
               f"{RUBIN25}: P* ~ d for a two-layer erf net on He3 (N ~ d); {RUBIN24}: n ~ d conjectured"),
+        Check("network: every seed's own exponent within 1 +- 0.3 (largest |x_seed - 1|)",
+              float(np.max(np.abs(seeds_net["exponent"] - 1))), NET_TOL, kind="max",
+              source="each data set on its own, not only their average"),
         Check("network: exponent resolved, half-width of its 95% bootstrap interval", float(np.ptp(fit_net["exponent_ci95"]) / 2),
               NET_TOL, kind="max", source="an interval wider than the tolerance cannot confirm or refute x = 1"),
         Check(f"GP (NNGP, same priors and noise): exponent at A3 = {LEVEL}, d = {gd}", xg, GP_MIN, kind="min",
@@ -316,6 +319,14 @@ def ms(values) -> str:
     return f"{v.mean():.3g} ± {v.std(ddof=1) if len(v) > 1 else 0:.2g}"
 
 
+def chain_gap(A3_chain: np.ndarray) -> str:
+    """Mean over seeds of the spread of A3 between a seed's chains (a mixing check: chains started from
+    independent prior draws should agree to within the posterior's own sampling noise)."""
+    if A3_chain.shape[-1] < 2:
+        return "–"
+    return f"{np.mean(np.ptp(A3_chain, axis=-1)):.3f}"
+
+
 def tables(nd, gd, net, gp, fit_net, fit_gp, fit_lin, seeds_net, seeds_gp, xc_net, xc_gp, timings) -> str:
     lines = ["## Thresholds and exponents", "",
              f"n* = first crossing of the cubic alignment A3 = c3/eps through {LEVEL} (linear in log n), read off the "
@@ -339,11 +350,11 @@ def tables(nd, gd, net, gp, fit_net, fit_gp, fit_lin, seeds_net, seeds_gp, xc_ne
               "across-d variance on the common window, `collapse_spread`).", "", "## Curves (seed mean ± sd)", ""]
     for d in nd:
         lines += [f"Network d = {d} (N = {d}); {net[d]['seconds']:.0f} s", "",
-                  "| n | n/d | A3 | A3 per seed | A1 | A_f | GP A3 | train mse | max \\|cos(w, w*)\\| |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| n | n/d | A3 | A3 per seed | A3 chain gap | A1 | A_f | GP A3 | train mse | max \\|cos(w, w*)\\| |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for j, n in enumerate(net[d]["n"]):
             lines.append(f"| {n} | {n / d:g} | {ms(net[d]['A3'][:, j])} | "
-                         + ", ".join(f"{v:.2f}" for v in net[d]["A3"][:, j])
+                         + ", ".join(f"{v:.2f}" for v in net[d]["A3"][:, j]) + f" | {chain_gap(net[d]['A3_chain'][:, j])}"
                          + f" | {ms(net[d]['A1'][:, j])} | {ms(net[d]['Af'][:, j])} | {ms(net[d]['gp_A3'][:, j])} "
                          f"| {ms(net[d]['train_mse'][:, j].ravel())} | {ms(net[d]['cos_max'][:, j].ravel())} |")
         lines.append("")
