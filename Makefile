@@ -14,7 +14,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-all replicate-grokking replicate-grokking-transformer replicate-self-consistency \
-        replicate-attention replicate-first-order replicate-sample-complexity replicate-deep replicate-phase-transitions replicate-modular-posterior replicate-all bench clean
+        replicate-attention replicate-first-order replicate-deep replicate-phase-transitions replicate-modular-posterior replicate-all bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-32s\033[0m %s\n", $$1, $$2}'
