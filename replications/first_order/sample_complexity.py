@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.ticker import NullLocator
 
 from mfnn.analysis.first_order import hermite_components
 from mfnn.analysis.sample_complexity import bootstrap_exponent, collapse_spread, gp_nested_means, per_seed_exponents
@@ -40,6 +41,7 @@ LEVEL = 0.3  # n* is where A3 reaches this (README: why)
 NET_TOL = 0.3  # the network's exponent: 1 +- 0.3 (the issue's tolerance around the sources' x = 1)
 GP_MIN = 2.0  # the GP's exponent must be clearly above the network's: >= 2 (sources: x = 3)
 LINEAR_LEVEL = 0.8  # placebo: the GP's linear alignment c1 crosses 0.8 at n ~ d, so its exponent is ~1
+OTHER_LEVELS = (0.2, 0.25, 0.35, 0.4)  # second view: how the exponents move with the level
 X_GRID = np.round(np.arange(0.0, 4.001, 0.05), 2)  # trial exponents of the collapse against n / d^x
 
 SIZES = {
@@ -184,15 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.curves:
         saved = json.loads(Path(args.curves).read_text())
         net, gp = (restore(saved[k]) for k in ("network", "gp"))
-        timings, t0 = saved["timings"], time.time()
+        timings = {k: v for k, v in saved["timings"].items() if k != "analysis_s"}
     else:
-        t0 = time.time()
         net, gp, timings = replicate(size, base_seed)
         args.runs.mkdir(parents=True, exist_ok=True)
         (args.runs / "sample_complexity_curves.json").write_text(  # re-analyse later with --curves
             json.dumps(jsonable({"network": net, "gp": gp, "timings": timings})))
     with staged_output(args.out) as out:
-        analyse(size, net, gp, timings, out, t0)
+        analyse(size, net, gp, timings, out, time.time())
     return 0
 
 
@@ -203,8 +204,7 @@ def restore(curves: dict) -> dict:
 
 
 def replicate(size: dict, base_seed: int):
-    t0 = time.time()
-    timings = {}
+    t0, timings = time.time(), {}
     S = size["seeds"]
     net, gp = {}, {}
     # The network: per d, one tensor program per n (seeds x chains batched); nested data sets.
@@ -251,6 +251,9 @@ def analyse(size: dict, net: dict, gp: dict, timings: dict, out: Path, t0: float
                   for x in X_GRID]
     spread_gp = [collapse_spread([gp[d]["n"] for d in gd], [gp[d]["A3"].mean(0) for d in gd], [d**x for d in gd])
                  for x in X_GRID]
+    by_level = {lv: {"network": bootstrap_exponent(nd, [net[d]["n"] for d in nd], [net[d]["A3"] for d in nd], lv, reps=300),
+                     "gp": bootstrap_exponent(gd, [gp[d]["n"] for d in gd], [gp[d]["A3"] for d in gd], lv, reps=300)}
+                for lv in OTHER_LEVELS}
     x_collapse_net = float(X_GRID[int(np.nanargmin(spread_net))])
     x_collapse_gp = float(X_GRID[int(np.nanargmin(spread_gp))])
 
@@ -275,7 +278,7 @@ def analyse(size: dict, net: dict, gp: dict, timings: dict, out: Path, t0: float
         Check("placebo: the GP's cubic exponent fails the network's rule, |x - 1|", abs(xg - 1), NET_TOL, kind="min",
               source="the network's 1 +- 0.3 rule must fail on a learner whose n* grows faster than d"),
     )
-    timings["total_s"] = time.time() - t0
+    timings["analysis_s"] = time.time() - t0
     rep.metrics = {
         "setting": {"teacher": f"He1 + {EPS} He3", "sigma_w2": SIGMA_W2, "sigma_a2": SIGMA_A2, "noise_var": NOISE_VAR,
                     "width": "N = d", "level": LEVEL, "linear_level": LINEAR_LEVEL,
@@ -285,11 +288,12 @@ def analyse(size: dict, net: dict, gp: dict, timings: dict, out: Path, t0: float
                                for d in nd}},
         "gp": {"fit": fit_gp, "per_seed": seeds_gp, "linear_fit": fit_lin, "collapse_x": x_collapse_gp,
                "curves": {d: {k: gp[d][k] for k in ("n", "A3", "A1", "Af")} for d in gd}},
+        "other_levels": by_level,
         "collapse_spread": {"x": X_GRID, "network": spread_net, "gp": spread_gp},
         "timings": timings,
     }
     rep.sections.append(tables(nd, gd, net, gp, fit_net, fit_gp, fit_lin, seeds_net, seeds_gp, x_collapse_net,
-                               x_collapse_gp, timings))
+                               x_collapse_gp, timings, by_level))
     figures(nd, gd, net, gp, fit_net, fit_gp, spread_net, spread_gp, x_collapse_net, x_collapse_gp, out)
     rep.figures += [("A3 against n, n/d and n/d^x: network (solid) and NNGP (dashed)", "sample_complexity.png"),
                     ("n*(d) at A3 = 0.3 with bootstrap intervals and power-law fits", "sample_complexity_nstar.png")]
@@ -327,7 +331,7 @@ def chain_gap(A3_chain: np.ndarray) -> str:
     return f"{np.mean(np.ptp(A3_chain, axis=-1)):.3f}"
 
 
-def tables(nd, gd, net, gp, fit_net, fit_gp, fit_lin, seeds_net, seeds_gp, xc_net, xc_gp, timings) -> str:
+def tables(nd, gd, net, gp, fit_net, fit_gp, fit_lin, seeds_net, seeds_gp, xc_net, xc_gp, timings, by_level) -> str:
     lines = ["## Thresholds and exponents", "",
              f"n* = first crossing of the cubic alignment A3 = c3/eps through {LEVEL} (linear in log n), read off the "
              "seed-averaged curve; interval: bootstrap over seeds (1000 replicates, 95%).", "",
@@ -346,6 +350,18 @@ def tables(nd, gd, net, gp, fit_net, fit_gp, fit_lin, seeds_net, seeds_gp, xc_ne
         per = seeds["exponent"] if seeds is not None else []
         lines.append(f"| {name} | {fit['exponent']:.3f} | [{lo:.2f}, {hi:.2f}] | {fit['exponent_sd']:.3f} | {ms(per)} | "
                      + (", ".join(f"{v:.2f}" for v in per) or "–") + f" | {xc if xc is not None else '–'} |")
+    lines += ["", "Local exponents between successive d (log n* ratio / log d ratio, seed-averaged curves): "
+              + "; ".join(f"{name} " + ", ".join(f"{a}→{b}: {math.log(fit['nstar'][k + 1] / fit['nstar'][k]) / math.log(b / a):.2f}"
+                                                 for k, (a, b) in enumerate(zip(ds[:-1], ds[1:])))
+                          for name, ds, fit in (("network", nd, fit_net), ("GP", gd, fit_gp))) + "."]
+    lines += ["", "Second view, the level: exponents (95% bootstrap interval, 300 replicates) at other levels of A3.", "",
+              "| level | network x | GP x |", "|---|---|---|"]
+    for lv, fits in sorted(by_level.items()):
+        cells = []
+        for f in (fits["network"], fits["gp"]):
+            lo, hi = f["exponent_ci95"]
+            cells.append(f"{f['exponent']:.2f} [{lo:.2f}, {hi:.2f}]" if np.isfinite(f["exponent"]) else "– (not crossed)")
+        lines.append(f"| {lv} | " + " | ".join(cells) + " |")
     lines += ["", "Collapse x: the exponent for which the seed-averaged A3 curves collapse best against n/d^x (least "
               "across-d variance on the common window, `collapse_spread`).", "", "## Curves (seed mean ± sd)", ""]
     for d in nd:
@@ -360,8 +376,9 @@ def tables(nd, gd, net, gp, fit_net, fit_gp, fit_lin, seeds_net, seeds_gp, xc_ne
         lines.append("")
     lines += ["GP (NNGP), A3 seed mean ± sd", "", "| n | " + " | ".join(f"d = {d}" for d in gd) + " |",
               "|---|" + "---|" * len(gd)]
-    for j, n in enumerate(gp[gd[0]]["n"]):
-        lines.append(f"| {n} | " + " | ".join(ms(gp[d]["A3"][:, j]) for d in gd) + " |")
+    for n in sorted({n for d in gd for n in gp[d]["n"]}):
+        cells = [ms(gp[d]["A3"][:, list(gp[d]["n"]).index(n)]) if n in gp[d]["n"] else "" for d in gd]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "## Wall times", "", " ".join(f"{k} = {v:.0f} s;" for k, v in timings.items())]
     return "\n".join(lines)
 
@@ -369,13 +386,14 @@ def tables(nd, gd, net, gp, fit_net, fit_gp, fit_lin, seeds_net, seeds_gp, xc_ne
 def figures(nd, gd, net, gp, fit_net, fit_gp, spread_net, spread_gp, xc_net, xc_gp, out: Path) -> None:
     cmap = colormaps["viridis"]
     all_d = sorted(set(nd) | set(gd))
-    colour = {d: cmap(i / max(len(all_d) - 1, 1)) for i, d in enumerate(all_d)}
+    colour = {d: cmap(0.85 * i / max(len(all_d) - 1, 1)) for i, d in enumerate(all_d)}  # no pale yellow end
     fig, axes = subplots(1, 4, figsize=(19, 4.4), layout="constrained")
     for d in nd:
         n, A = np.array(net[d]["n"]), net[d]["A3"]
         for ax, scale in ((axes[0], 1), (axes[1], d)):
             ax.errorbar(n / scale, A.mean(0), A.std(0, ddof=1), color=colour[d], marker="o", ms=4, capsize=2,
                         label=f"network d={d}")
+        axes[1].plot(n / d, net[d]["gp_A3"].mean(0), ":", color=colour[d], label=f"GP d={d}, same data")
     for d in gd:
         n, A = np.array(gp[d]["n"]), gp[d]["A3"]
         axes[0].plot(n, A.mean(0), "--", color=colour[d], label=f"GP d={d}")
@@ -387,7 +405,7 @@ def figures(nd, gd, net, gp, fit_net, fit_gp, spread_net, spread_gp, xc_net, xc_
         ax.set_ylabel("cubic alignment A3 = c3 / ε")
         ax.legend(fontsize=7, ncol=2 if ax is axes[0] else 1)
     axes[0].set_title("A3 against n (dotted: the level of n*)")
-    axes[1].set_title("network against n / d")
+    axes[1].set_title("network against n / d (dotted: the GP on the same data)")
     axes[2].set_title("NNGP against n / d³")
     axes[3].plot(X_GRID, spread_net, "-", color="k", label="network")
     axes[3].plot(X_GRID, spread_gp, "--", color="k", label="GP")
@@ -408,8 +426,15 @@ def figures(nd, gd, net, gp, fit_net, fit_gp, spread_net, spread_gp, xc_net, xc_
         if np.isfinite(fit["exponent"]):
             dd = np.geomspace(d.min(), d.max(), 20)
             ax.plot(dd, fit["amplitude"] * dd ** fit["exponent"], ls, color="grey", lw=1)
+    if np.isfinite(fit_gp["exponent"]) and max(nd) > max(gd):  # where the GP would need to go at the network's d
+        dd = np.geomspace(max(gd), max(nd), 20)
+        ax.plot(dd, fit_gp["amplitude"] * dd ** fit_gp["exponent"], ":", color="tab:orange", lw=1,
+                label="GP fit extrapolated (not measured)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ticks = sorted(set(nd) | set(gd))
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("d")
     ax.set_ylabel(f"n* (A3 = {LEVEL})")
     ax.set_title("samples needed to learn the cubic component")
