@@ -45,12 +45,12 @@ OTHER_LEVELS = (0.2, 0.25, 0.35, 0.4)  # second view: how the exponents move wit
 X_GRID = np.round(np.arange(0.0, 4.001, 0.05), 2)  # trial exponents of the collapse against n / d^x
 
 SIZES = {
-    # net_d, n/d grid of the network, seeds, chains, steps, burn-in, sample every, lr (prior units),
-    # gp_d, the GP's largest n per d, held-out points
-    "full": dict(net_d=(16, 32, 64), n_over_d=(0.5, 1, 2, 4, 8, 16), seeds=3, chains=2, steps=1000, burn=500,
-                 every=10, lr=0.02, gp_d=(4, 6, 8, 11, 16), gp_nmax=8192, test=4000),
-    "tiny": dict(net_d=(4, 8), n_over_d=(1, 4, 16), seeds=3, chains=1, steps=40, burn=20, every=5, lr=0.02,
-                 gp_d=(3, 4, 6), gp_nmax=512, test=500),
+    # net_d, n/d grid of the network (n <= net_nmax: the largest d stops at n/d = 8, past its crossing), seeds,
+    # chains, steps, burn-in, sample every, lr (prior units), gp_d, the GP's largest n, held-out points
+    "full": dict(net_d=(16, 32, 64, 128), n_over_d=(0.5, 1, 2, 4, 8, 16), net_nmax=1024, seeds=3, chains=2,
+                 steps=1000, burn=500, every=10, lr=0.02, gp_d=(4, 6, 8, 11, 16, 22), gp_nmax=8192, test=4000),
+    "tiny": dict(net_d=(4, 8), n_over_d=(1, 4, 16), net_nmax=128, seeds=3, chains=1, steps=40, burn=20, every=5,
+                 lr=0.02, gp_d=(3, 4, 6), gp_nmax=512, test=500),
 }
 
 
@@ -66,9 +66,14 @@ def gp_grid(size: dict, d: int) -> list[int]:
     return geometric_grid(2, min(size["gp_nmax"], 2 ** math.ceil(math.log2(16 * d**3))))
 
 
+def net_grid(size: dict, d: int) -> list[int]:
+    """The network's n grid at d: n/d on the fixed grid, up to net_nmax."""
+    return [n for n in (int(round(q * d)) for q in size["n_over_d"]) if n <= size["net_nmax"]]
+
+
 def pool_size(size: dict, d: int) -> int:
     """Training points drawn per (seed, d): every n of the network and the GP at this d is a prefix of them."""
-    net = int(round(max(size["n_over_d"]) * d)) if d in size["net_d"] else 0
+    net = max(net_grid(size, d)) if d in size["net_d"] else 0
     return max(net, max(gp_grid(size, d)) if d in size["gp_d"] else 0)
 
 
@@ -204,12 +209,12 @@ def restore(curves: dict) -> dict:
 
 
 def replicate(size: dict, base_seed: int):
-    t0, timings = time.time(), {}
+    t0, cpu0, timings = time.time(), time.process_time(), {}
     S = size["seeds"]
     net, gp = {}, {}
     # The network: per d, one tensor program per n (seeds x chains batched); nested data sets.
     for d in size["net_d"]:
-        ns = [int(round(q * d)) for q in size["n_over_d"]]
+        ns = net_grid(size, d)
         x, x_test = data(d, S, pool_size(size, d), size["test"], base_seed)
         t = time.time()
         runs = [sample_network(x[:, :n], teacher(x[:, :n]), x_test, width=d, chains=size["chains"],
@@ -236,6 +241,7 @@ def replicate(size: dict, base_seed: int):
         print(f"[GP d={d}] {gp[d]['seconds']:.0f} s; A3 (seed mean) "
               + " ".join(f"{n}:{a:.2f}" for n, a in zip(ns, gp[d]["A3"].mean(0))), flush=True)
     timings["sampling_s"] = time.time() - t0
+    timings["sampling_cpu_s"] = time.process_time() - cpu0  # this process's CPU time: the cost on an idle core
     return net, gp, timings
 
 
