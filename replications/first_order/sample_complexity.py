@@ -11,6 +11,7 @@ prior: sigma_a^2 times the analytic erf kernel of `mfnn.theory.kernels`) is solv
 Observable: the cubic alignment A3 = c3 / eps of the posterior-mean predictor on held-out points (c3 = its He3
 coefficient); n* = where A3 crosses LEVEL; n* ~ d^x fitted for both, with a bootstrap over seeds. Writes
 sample_complexity.md, sample_complexity.json and sample_complexity*.png beside the first-order report.
+--seed S: the data sets are seeds S, S+1, S+2 (default 0, 1, 2). --curves FILE: re-analyse saved curves.
 """
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ from mfnn.plotting import colormaps, save, subplots
 from mfnn.report import Check, Report
 from mfnn.theory.kernels import dual_kernels
 
-HERE = Path(__file__).resolve().parent
 RUBIN24 = "Rubin, Seroussi & Ringel 2024 (arXiv 2310.03789), App. A.1 [V]"
 RUBIN25 = "Rubin, Davidovich & Ringel 2025 (arXiv 2512.04165) [S]"
 
