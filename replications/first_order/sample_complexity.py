@@ -38,7 +38,7 @@ RUBIN25 = "Rubin, Davidovich & Ringel 2025 (arXiv 2512.04165) [S]"
 EPS = -0.3  # the teacher's cubic coefficient (first-order replication, the 2024 paper)
 SIGMA_W2, SIGMA_A2, NOISE_VAR = 0.5, 1.0, 0.05  # priors and likelihood noise (README: why)
 LEVEL = 0.3  # n* is where A3 reaches this (README: why)
-NET_TOL = 0.3  # the network's exponent: 1 +- 0.3 (the issue's tolerance around the sources' x = 1)
+NET_TOL = 0.3  # the network's exponent: 1 +- 0.3 around the sources' x = 1 (well clear of the GP's >= 2)
 GP_MIN = 2.0  # the GP's exponent must be clearly above the network's: >= 2 (sources: x = 3)
 LINEAR_LEVEL = 0.8  # placebo: the GP's linear alignment c1 crosses 0.8 at n ~ d, so its exponent is ~1
 OTHER_LEVELS = (0.2, 0.25, 0.35, 0.4)  # second view: how the exponents move with the level
