@@ -48,6 +48,9 @@ replicate-attention: $(STAMP) ## Positional vs semantic phase transition in dot-
 replicate-first-order: $(STAMP) ## Langevin posterior: grokking as a first-order transition (Rubin et al.)
 	$(PY) replications/first_order/run.py
 
+replicate-sample-complexity: $(STAMP) ## Samples to learn the cubic teacher: Langevin erf network vs its NNGP, n*(d) exponents
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) replications/first_order/sample_complexity.py
+
 replicate-deep: $(STAMP) ## Deep MLP: mean-field vs lazy feature learning at depth 3
 	$(PY) replications/deep/run.py
 

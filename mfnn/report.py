@@ -85,14 +85,15 @@ class Report:
         parts += [f"![{cap}]({name})\n\n*{cap}*\n" for cap, name in self.figures]
         return "\n".join(parts)
 
-    def write(self, out_dir: str | Path) -> Path:
+    def write(self, out_dir: str | Path, report_name: str = "report.md", metrics_name: str = "metrics.json") -> Path:
+        """report_name / metrics_name: file names inside out_dir (a second report beside a replication's own)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "report.md").write_text(self.markdown())
+        (out / report_name).write_text(self.markdown())
         payload = {"title": self.title, "passed": self.passed, "metrics": self.metrics,
                    "checks": [{**asdict(c), "passed": c.passed} for c in self.checks]}
-        (out / "metrics.json").write_text(json.dumps(payload, indent=2, default=float))
+        (out / metrics_name).write_text(json.dumps(payload, indent=2, default=float))
         print(f"\n{self.title}\n" + self.table() + f"\n\n{sum(c.passed for c in self.checks)}/{len(self.checks)} PASS")
         from mfnn.dashboards import log_report  # a no-op unless the replication runs with --wandb.enabled=true
         log_report(self, out)
-        return out / "report.md"
+        return out / report_name
