@@ -59,3 +59,14 @@ def test_placebo_flat_rate_is_no_threshold():
     rng = np.random.default_rng(4)
     res = success_threshold(SIZES, [rng.random(200) < 0.6 for _ in SIZES], n_boot=10)
     assert not res["bracketed"] and math.isnan(res["x_c"])
+
+
+def test_critical_fraction_threshold_groups_seeds_by_fraction():
+    from mfnn.analysis.phases import critical_fraction_threshold
+
+    # three seeds per fraction, every seed fails at 0.15 and passes from 0.175: the threshold is in (0.15, 0.175)
+    fractions = [0.15] * 3 + [0.175] * 3 + [0.2] * 3 + [0.3] * 3
+    res = critical_fraction_threshold(fractions, [0.002] * 3 + [0.995] * 9, 0.99, n_boot=20)
+    assert 0.15 < res["x_c"] < 0.175 and not res["resolved"]
+    assert math.isclose(res["err"], 0.025 / math.sqrt(12), rel_tol=1e-9)
+    assert res["per_size"]["successes"] == [0, 3, 3, 3]
