@@ -21,7 +21,8 @@ def test_recovers_planted_threshold_and_width():
     assert abs(res["x_c"] - X_C) < 3 * res["err"] and res["err"] < 0.1 * X_C
     assert abs(res["width"] - WIDTH) < 3 * res["width_err"]
     assert res["ci68"][0] < res["x_c"] < res["ci68"][1]
-    assert res["err_grid"] == 0.0  # intermediate rates: the fit, not the grid, locates it
+    assert res["err_grid"] == 0.0 and res["width_resolved"]  # intermediate rates: the fit, not the grid, locates it
+    assert res["profile68"][0] < res["x_c"] < res["profile68"][1]
     lo, hi = res["span_10_90"]
     assert lo < X_C < hi and math.isclose(math.log(hi / lo), 2 * math.log(9) * res["width"], rel_tol=1e-9)
     rates = res["per_size"]
@@ -44,6 +45,8 @@ def test_unresolved_jump_takes_the_grid_resolution():
     assert res["bracketed"] and not res["resolved"]
     assert 28 < res["x_c"] < 40 and res["err_stat"] < 1e-6 * X_C
     assert math.isclose(res["err_grid"], res["x_c"] * math.log(40 / 28) / math.sqrt(12), rel_tol=1e-9)
+    assert res["err_grid"] <= res["err"] <= res["x_c"] * math.log(40 / 28) / 2 * 1.01
+    assert not res["width_resolved"]
 
 
 def test_linear_control_parameter():
@@ -68,5 +71,7 @@ def test_critical_fraction_threshold_groups_seeds_by_fraction():
     fractions = [0.15] * 3 + [0.175] * 3 + [0.2] * 3 + [0.3] * 3
     res = critical_fraction_threshold(fractions, [0.002] * 3 + [0.995] * 9, 0.99, n_boot=20)
     assert 0.15 < res["x_c"] < 0.175 and not res["resolved"]
-    assert math.isclose(res["err"], 0.025 / math.sqrt(12), rel_tol=1e-9)
+    # the grid's resolution, or half the flat profile-likelihood interval across the gap, whichever is larger
+    assert math.isclose(res["err_grid"], 0.025 / math.sqrt(12), rel_tol=1e-9)
+    assert res["err_grid"] <= res["err"] <= 0.025 / 2 + 1e-9
     assert res["per_size"]["successes"] == [0, 3, 3, 3]

@@ -8,7 +8,9 @@ Error bars: a bootstrap over trials (each size's outcomes resampled with replace
 when no size has an intermediate success rate (the jump falls between two grid points, every replicate too), the
 grid's resolution: the location is then only known to lie in that gap, and its spread is the gap / sqrt(12) of
 a uniform position in it. The two are combined in quadrature, like binder_critical_point's statistical and
-systematic errors.
+systematic errors. A bootstrap cannot see past a rate of exactly 0 or 1 (its resamples stay there), so when the
+grid does not resolve the width the fit can pin t_c too tightly; the reported error is therefore the larger of
+that and half the 68% profile-likelihood interval of t_c (w profiled out).
 """
 from __future__ import annotations
 
@@ -67,6 +69,18 @@ def _fit(t: np.ndarray, k: np.ndarray, n: np.ndarray, w_bounds: tuple[float, flo
     return np.clip(-a / b, *t_bounds), 1 / b
 
 
+def _profile_interval(t, k, n, w_bounds, t_bounds, level: float = 0.5) -> tuple[float, float]:
+    """The 68% profile-likelihood interval of t_c: every t_c whose best log-likelihood over w is within `level`
+    (= 1/2: one standard error) of the maximum. Unlike the bootstrap it sees how far a wider threshold could move
+    t_c when the grid does not resolve the width (a jump from 0% to ~90% between two sizes)."""
+    tc_grid = np.linspace(t_bounds[0], t_bounds[1], 2001)
+    w_grid = np.geomspace(w_bounds[0], w_bounds[1], 120)
+    z = (t[None, None, :] - tc_grid[:, None, None]) / w_grid[None, :, None]  # (T, W, S)
+    ll = np.sum(k * log_expit(z) + (n - k) * log_expit(-z), axis=-1).max(1)  # (T,)
+    inside = tc_grid[ll >= ll.max() - level]
+    return float(inside.min()), float(inside.max())
+
+
 def _wilson(k: np.ndarray, n: np.ndarray, z: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval of a binomial rate at z standard errors (z = 1: ~68%); sane at k = 0 or n."""
     p = k / n
@@ -109,7 +123,8 @@ def success_threshold(sizes: Sequence[float], outcomes: Sequence[Sequence[bool]]
                 "rate": rate.tolist(), "rate_lo": lo.tolist(), "rate_hi": hi.tolist()}
     if not bracketed:
         nan = float("nan")
-        return {"x_c": nan, "err": nan, "err_stat": nan, "err_grid": nan, "ci68": [nan, nan], "width": nan,
+        return {"x_c": nan, "err": nan, "err_stat": nan, "err_grid": nan, "err_profile": nan,
+                "profile68": [nan, nan], "width_resolved": False, "ci68": [nan, nan], "width": nan,
                 "width_err": nan, "span_10_90": [nan, nan], "bracketed": False, "resolved": resolved, "log": log,
                 "n_boot": n_boot, "per_size": per_size}
     # replicate 0: the data; then n_boot resamples of each size's trials (a binomial draw at its observed rate)
@@ -125,14 +140,20 @@ def success_threshold(sizes: Sequence[float], outcomes: Sequence[Sequence[bool]]
         below = t[rate < 0.5].max()
         above = t[rate > 0.5].min()
         err_grid_t = float(above - below) / math.sqrt(12)
+    prof_lo, prof_hi = _profile_interval(t, k, n, w_bounds, t_bounds)
+    err_profile_t = 0.5 * (prof_hi - prof_lo)
+    # the width is measured only when two or more sizes sit on the slope and the fit leaves the lower bound
+    width_resolved = bool(((rate > 0) & (rate < 1)).sum() >= 2 and w > 1.5 * w_bounds[0])
     to_x = np.exp if log else (lambda v: v)
     x_c = float(to_x(tc))
     # errors in x: delta method around x_c for log (dx = x_c dt); the interval is mapped exactly
     scale = x_c if log else 1.0
     q16, q84 = np.percentile(boot_tc, [16, 84]) if n_boot > 1 else (tc, tc)
     half_10_90 = math.log(9) * w  # P = 10% and 90% at t_c -+ w ln 9
-    return {"x_c": x_c, "err": scale * math.hypot(err_stat_t, err_grid_t), "err_stat": scale * err_stat_t,
-            "err_grid": scale * err_grid_t, "ci68": [float(to_x(q16)), float(to_x(q84))], "t_c": tc,
+    err_t = max(math.hypot(err_stat_t, err_grid_t), err_profile_t)
+    return {"x_c": x_c, "err": scale * err_t, "err_stat": scale * err_stat_t, "err_grid": scale * err_grid_t,
+            "err_profile": scale * err_profile_t, "profile68": [float(to_x(prof_lo)), float(to_x(prof_hi))],
+            "ci68": [float(to_x(q16)), float(to_x(q84))], "t_c": tc, "width_resolved": width_resolved,
             "width": w, "width_err": float(np.std(boot_w, ddof=1)) if n_boot > 1 else 0.0,
             "span_10_90": [float(to_x(tc - half_10_90)), float(to_x(tc + half_10_90))],
             "bracketed": True, "resolved": resolved, "log": log, "n_boot": n_boot, "per_size": per_size}

@@ -217,9 +217,10 @@ def run_width(cfg: dict, seed: int, device, out: Path, rng: np.random.Generator)
         Check(f"width: N_c ~ p^x, x = {x:.2f} ± {x_err:.2f}: consistent with the full solution's x = 1 "
               "(|x - 1| / error)", abs(x - 1) / x_err if x_err > 0 else math.nan, 3.0, kind="max",
               source=GROMOV + ": 6 neurons at each of (p-1)/2 frequencies"),
-        Check("width: the threshold sharpens with p (10-90% span / N_c at the largest p over the smallest)",
-              rel_width[ok[-1]] / rel_width[ok[0]] if len(ok) >= 2 else math.nan, 1.0, kind="max",
-              source="finite-size rounding shrinks as the system grows"),
+        Check("width: the threshold sharpens with p (10-90% span / N_c at the largest p over the smallest; nan unless "
+              "the grid resolves both widths)", rel_width[ok[-1]] / rel_width[ok[0]]
+              if len(ok) >= 2 and located[ok[0]]["width_resolved"] and located[ok[-1]]["width_resolved"] else math.nan,
+              1.0, kind="max", source="finite-size rounding shrinks as the system grows"),
     ]
     # ---- figure ------------------------------------------------------------------------------------------
     figure(runs, located, law, full, primes, out / "width_threshold.png")
@@ -241,9 +242,11 @@ def run_width(cfg: dict, seed: int, device, out: Path, rng: np.random.Generator)
     table = ("| p | N | generalised | P [68% Wilson] | final test acc (mean ± sd) | min | median step to 99% | steps run "
              "| frequencies used (generalised nets, mean) |\n|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows))
     nc_rows = "\n".join(
-        f"| {p} | {located[p]['x_c']:.2f} ± {located[p]['err']:.2f} (stat {located[p]['err_stat']:.2f}, grid "
-        f"{located[p]['err_grid']:.2f}) | [{located[p]['ci68'][0]:.2f}, {located[p]['ci68'][1]:.2f}] | "
-        f"{located[p]['width']:.3f} ± {located[p]['width_err']:.3f} | "
+        f"| {p} | {located[p]['x_c']:.2f} ± {located[p]['err']:.2f} (bootstrap {located[p]['err_stat']:.2f}, grid "
+        f"{located[p]['err_grid']:.2f}, profile {located[p]['err_profile']:.2f}) | "
+        f"[{located[p]['profile68'][0]:.2f}, {located[p]['profile68'][1]:.2f}] | "
+        f"{located[p]['width']:.3f} ± {located[p]['width_err']:.3f}"
+        f"{'' if located[p]['width_resolved'] else ' (not resolved: at most one width on the slope)'} | "
         f"{located[p]['span_10_90'][0]:.1f} - {located[p]['span_10_90'][1]:.1f} | {full[p]} | "
         f"{located[p]['x_c'] / full[p]:.2f} |" if located[p]["bracketed"] else f"| {p} | not bracketed | | | | {full[p]} | |"
         for p in primes)
@@ -258,9 +261,10 @@ def run_width(cfg: dict, seed: int, device, out: Path, rng: np.random.Generator)
         f"steps (a program stops early once every member has reached 99% test accuracy). Generalised: test accuracy "
         f">= 99% at some evaluation (every {cfg['eval_every']} steps) within the budget.\n\n" + table,
         "**Thresholds** (mfnn.phases.threshold: logistic in log N by binomial maximum likelihood, "
-        f"{cfg['n_boot']} bootstrap resamples of the seeds; grid error when no width has an intermediate rate; width w "
+        f"{cfg['n_boot']} bootstrap resamples of the seeds; the error is the larger of the bootstrap (with the grid's "
+        "resolution when no width has an intermediate rate) and half the 68% profile-likelihood interval; width w "
         "in log N: P goes from 10% to 90% between N_c e^(-2.2 w) and N_c e^(2.2 w)):\n\n"
-        "| p | N_c ± error | 68% interval | width w (log N) | 10-90% span of N | full analytic count 3(p-1) | "
+        "| p | N_c ± error | 68% profile-likelihood interval | width w (log N) | 10-90% span of N | full analytic count 3(p-1) | "
         "N_c / 3(p-1) |\n|---|---|---|---|---|---|---|\n" + nc_rows +
         f"\n\nLaw: N_c ~ p^x with **x = {x:.3f} ± {x_err:.3f}** (weighted fit over p = {ok}, chi^2/dof "
         f"{law['chi2_dof']:.2f}).",
