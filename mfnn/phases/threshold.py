@@ -69,12 +69,13 @@ def _fit(t: np.ndarray, k: np.ndarray, n: np.ndarray, w_bounds: tuple[float, flo
     return np.clip(-a / b, *t_bounds), 1 / b
 
 
-def _profile_interval(t, k, n, w_bounds, t_bounds, level: float = 0.5) -> tuple[float, float]:
+def _profile_interval(t, k, n, w_bounds, level: float = 0.5) -> tuple[float, float]:
     """The 68% profile-likelihood interval of t_c: every t_c whose best log-likelihood over w is within `level`
     (= 1/2: one standard error) of the maximum. Unlike the bootstrap it sees how far a wider threshold could move
     t_c when the grid does not resolve the width (a jump from 0% to ~90% between two sizes)."""
-    tc_grid = np.linspace(t_bounds[0], t_bounds[1], 2001)
-    w_grid = np.geomspace(w_bounds[0], w_bounds[1], 120)
+    # t_c beyond the measured sizes is never within one standard error of a bracketed maximum: search between them
+    tc_grid = np.linspace(t[0], t[-1], 1201)
+    w_grid = np.geomspace(w_bounds[0], w_bounds[1], 60)
     z = (t[None, None, :] - tc_grid[:, None, None]) / w_grid[None, :, None]  # (T, W, S)
     ll = np.sum(k * log_expit(z) + (n - k) * log_expit(-z), axis=-1).max(1)  # (T,)
     inside = tc_grid[ll >= ll.max() - level]
@@ -140,7 +141,7 @@ def success_threshold(sizes: Sequence[float], outcomes: Sequence[Sequence[bool]]
         below = t[rate < 0.5].max()
         above = t[rate > 0.5].min()
         err_grid_t = float(above - below) / math.sqrt(12)
-    prof_lo, prof_hi = _profile_interval(t, k, n, w_bounds, t_bounds)
+    prof_lo, prof_hi = _profile_interval(t, k, n, w_bounds)
     err_profile_t = 0.5 * (prof_hi - prof_lo)
     # the width is measured only when two or more sizes sit on the slope and the fit leaves the lower bound
     width_resolved = bool(((rate > 0) & (rate < 1)).sum() >= 2 and w > 1.5 * w_bounds[0])
