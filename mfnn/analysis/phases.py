@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
+
+from mfnn.phases.threshold import success_threshold
+
 
 def first_step_at_least(steps: Sequence[int], values: Sequence[float], threshold: float) -> float:
     """The first step whose value is >= threshold (nan if never)."""
@@ -28,6 +32,17 @@ def critical_fraction(fractions: Sequence[float], accuracy: Sequence[float], thr
             break
         crit = pairs[i][0] if i == 0 else 0.5 * (pairs[i][0] + pairs[i - 1][0])
     return crit
+
+
+def critical_fraction_threshold(fractions: Sequence[float], accuracy: Sequence[float], threshold: float = 0.99,
+                                n_boot: int = 500, seed: int = 0) -> dict:
+    """The critical train fraction across seeds: one run per (fraction, seed), a success when its accuracy reaches
+    `threshold`; the fraction where the success probability crosses 1/2, with its error bar
+    (mfnn.phases.threshold.success_threshold on a linear axis: a bootstrap over seeds, and the grid's
+    resolution when every seed jumps between the same two fractions)."""
+    grid = sorted(set(fractions))
+    outcomes = [[acc >= threshold for f, acc in zip(fractions, accuracy) if f == g] for g in grid]
+    return success_threshold(grid, outcomes, log=False, n_boot=n_boot, rng=np.random.default_rng(seed))
 
 
 def nanda_phases(steps: Sequence[int], train_acc: Sequence[float], test_acc: Sequence[float],

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from mfnn.analysis.fourier import dominant_frequency, neuron_ipr, neuron_phases
-from mfnn.analysis.phases import critical_fraction, first_step_at_least
+from mfnn.analysis.phases import critical_fraction, critical_fraction_threshold, first_step_at_least
 from mfnn.callbacks import NeuronCloud
 from mfnn.callbacks.stop import StopWhenSettled
 from mfnn.experiment import CONFIGS, ReplicationCLI, fit, staged_output
@@ -219,6 +219,8 @@ def sweep(report: Report, out: Path, runs: Path, extra: list[str]) -> None:
     crit_ok = [c for c in crit if not math.isnan(c)]
     crit_sd = statistics.stdev(crit_ok) if len(crit_ok) > 1 else math.nan
     half_step = min(b - a for a, b in zip(grid, grid[1:])) / 2 if len(grid) > 1 else math.nan
+    # the reported value: where the success probability across seeds (final test acc >= 99%) crosses 1/2
+    located = critical_fraction_threshold(fractions, final, 0.99) if len(grid) > 1 else None
     # Power: steps to 99% at the smallest fraction where every seed groks, over those at the largest fraction
     all_grok = [f for f in grid if all(not math.isnan(steps99[k]) for k in seeds_of[f])]
     mean_steps = {f: statistics.mean(steps99[k] for k in seeds_of[f]) for f in all_grok}
@@ -242,7 +244,7 @@ def sweep(report: Report, out: Path, runs: Path, extra: list[str]) -> None:
         "stopped_early_at": stop.stopped_at, "fractions": fractions, "final_train_acc": final_train,
         "final_test_acc": final, "steps_to_test_acc_99": steps99, "critical_fraction_per_seed": crit,
         "critical_fraction_mean": statistics.mean(crit_ok) if crit_ok else math.nan, "critical_fraction_sd": crit_sd,
-        "grid_half_step": half_step, "steps_ratio": ratio, "steps_ratio_per_seed": ratio_per_seed,
+        "critical_fraction_threshold": located, "grid_half_step": half_step, "steps_ratio": ratio, "steps_ratio_per_seed": ratio_per_seed,
         "smallest_fraction_all_seeds_grok": all_grok[0] if all_grok else math.nan}
     sweep_figure(fractions, hk, final_train, final, steps99, crit, out / "sweep.png")
     report.figures.append(("Sweep, three seeds per fraction: final accuracy vs train fraction with each seed's "
@@ -258,13 +260,23 @@ def sweep(report: Report, out: Path, runs: Path, extra: list[str]) -> None:
     ended = (f"every member settled at step {steps}" if not capped else f"the {steps}-step cap was reached")
     report.sections.append(
         f"**Sweep** (one batched run of {K} independent MLPs, {n_seeds} seeds per fraction, p={net.p}, N={net.width}, "
-        f"AdamW; {ended}): critical fraction per seed {', '.join(f'{c:.3g}' for c in crit)}, "
-        f"**{mean_crit:.3g} ± {crit_sd:.2g}** (mean ± sd over seeds; the grid resolves it to ± {half_step:.3g}). "
+        f"AdamW; {ended}): critical fraction {where(located)}; per seed (grid midpoints) "
+        f"{', '.join(f'{c:.3g}' for c in crit)}, {mean_crit:.3g} ± {crit_sd:.2g} (mean ± sd over seeds). "
         + (f"Steps to 99% rise x{ratio:.2f} (per seed: {', '.join(f'{r:.2f}' for r in ratio_per_seed)}) from "
            f"fraction {all_grok[-1]:g} to {all_grok[0]:g}, the smallest at which every seed groks.\n\n"
            if len(all_grok) >= 2 else "Fewer than two fractions grok in every seed: no steps ratio.\n\n")
         + "| train fraction | final train acc (per seed) | final test acc (per seed) | steps to 99% test (per seed) "
         "| mean ± sd |\n|---|---|---|---|---|\n" + "\n".join(rows))
+
+
+def where(located: dict | None) -> str:
+    """The toolkit's critical fraction in words, with its error bar and where the error comes from."""
+    if located is None or not located["bracketed"]:
+        return "not bracketed by the grid (the success rate is not below 1/2 at the smallest fraction and above it at the largest)"
+    how = ("every seed jumps between the same two fractions, so the error is the grid's resolution" if not located["resolved"]
+           else f"statistical ± {located['err_stat']:.2g} from a bootstrap over seeds")
+    return (f"**{located['x_c']:.3g} ± {located['err']:.2g}** (the fraction where the success probability across seeds, "
+            f"final test acc >= 99%, crosses 1/2: logistic fit, mfnn.phases.threshold; {how})")
 
 
 PARTS = {"gd": gromov_gd, "adamw": gromov_adamw, "sweep": sweep}

@@ -4,12 +4,15 @@
 nu = 1, gamma/nu = 7/4, beta/nu = 1/8. Curie-Weiss model (fully connected, coupling J/N): the mean-field twin,
 T_c = 1, chi(T_c) ~ N^(1/2), <|m|>(T_c) ~ N^(-1/4). Both are measured by the same code: bootstrap moments,
 Binder crossings extrapolated in size, Houdayer-Hartmann collapses, finite-size scaling at T_c and the
-first-order / continuous verdict.
+first-order / continuous verdict. Then the same tools on neural transitions: the width threshold of Gromov's
+modular-addition MLP (width_threshold.py) and positional -> semantic attention across d (attention_d.py).
 
     python replications/phase_transitions/run.py [--out DIR] [--runs DIR] [--config YAML] [--tiny] [--seed S]
+        [--parts ising,curie_weiss,width,attention] [--jobs J]
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,6 +35,7 @@ from matplotlib.figure import Figure
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the parts beside this script
 from attention_d import run_attention_part  # noqa: E402  (part `attention`: Cui et al. 2024 in d)
+from width_threshold import run_width  # noqa: E402
 
 # plain YAML, not Lightning CLI configs (configs/ holds only those), so they live beside the script
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -174,31 +178,11 @@ def side_by_side(ising: dict, cw: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main(argv: list[str] | None = None) -> int:
-    cli = ReplicationCLI("phase_transitions", __doc__.splitlines()[0])
-    cli.add_argument("--config", type=existing_file, default=None,
-                     help="default: configs/cpu.yaml beside this script (tiny.yaml with --tiny)")
-    args = cli.parse(argv)
-    config = args.config or CONFIGS / ("tiny.yaml" if args.tiny else "cpu.yaml")
-    cfg = yaml.safe_load(config.read_text())
-    seeds = [s + (args.seed or 0) for s in cfg["seeds"]]
-    if len(seeds) < 2:
-        cli.error(f"argument --config: {config} lists {len(seeds)} seed(s); at least two are needed for a spread")
-    device = torch.device(cfg.get("device", "cpu"))
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print("warning: config asks for cuda but none is available; running on the CPU")
-        device = torch.device("cpu")
-    runs = args.runs
-    runs.mkdir(parents=True, exist_ok=True)
-    with staged_output(args.out) as out:
-        return calibrate(cfg, config, seeds, device, runs, out, args)
-
-
-def calibrate(cfg, config, seeds, device, runs, out, args) -> int:
+def part_ising(cfg: dict, seeds: list[int], device, runs: Path, out: Path) -> dict:
+    """2D Ising: pilot, autocorrelation, production, per-seed and pooled analysis, the collapse placebo, the
+    first-order verdict (with the synthetic first-order placebo through the same code), figures and prose."""
     t0, times = time.time(), {}
     rng = np.random.default_rng(seeds[0])
-
-    # ---- 2D Ising: pilot, autocorrelation, production -----------------------------------------------------
     ic = cfg["ising"]
     pilot = pilot_crossing(ic, seeds[0], device)
     T_p = pilot["T_pilot"]
@@ -229,29 +213,13 @@ def calibrate(cfg, config, seeds, device, runs, out, args) -> int:
     np.savez_compressed(runs / "ising_samples.npz", temperatures=temps,
                         **{f"seed{s}_L{L}": x[L] for s, x in zip(seeds, ising_seeds) for L in x})
 
-    # ---- Curie-Weiss: exact draws of m --------------------------------------------------------------------
-    t2 = time.time()
-    cc = cfg["cw"]
-    cw_T = np.round(np.linspace(cc["t_min"], cc["t_max"], cc["points"]), 6)
-    cw_seeds = []
-    for s in seeds:
-        r = np.random.default_rng(10_000 + s)
-        cw_seeds.append({N: sample_curie_weiss(N, cw_T, cc["draws"], r).reshape(len(cw_T), -1, 20) if cc["draws"] >= 40
-                         else sample_curie_weiss(N, cw_T, cc["draws"], r).reshape(len(cw_T), -1, 1) for N in cc["sizes"]})
-    times["cw_sampling"] = time.time() - t2
-
     # ---- analysis: per seed (collapse errors from the seed spread) and pooled (bootstrap) -------------------
     t3 = time.time()
     ising_kw = dict(g=temps, volume=lambda L: L * L, cfg=ic, shift_exponent=2.0, systematic=(1.0, 3.0), nu_start=1.0)
-    cw_kw = dict(g=cw_T, volume=lambda N: N, cfg=cc, shift_exponent=1.0, systematic=(0.5, 2.0), nu_start=2.0)
     ising_per_seed = [summary(analyse(x, rng=rng, n_boot_collapse=0, **ising_kw)) for x in ising_seeds]
     ising = analyse(pooled_samples(ising_seeds), rng=rng, n_boot_collapse=ic["collapse_boot"], **ising_kw)
     ising_sum = summary(ising)
-    cw_per_seed = [summary(analyse(x, rng=rng, n_boot_collapse=0, **cw_kw)) for x in cw_seeds]
-    cw_pooled = pooled_samples(cw_seeds)
-    cw = analyse(cw_pooled, rng=rng, n_boot_collapse=cc["collapse_boot"], **cw_kw)
-    cw_sum = summary(cw)
-    times["analysis"] = time.time() - t3
+    times["ising_analysis"] = time.time() - t3
 
     # placebo for the collapse: the same Ising data with mean-field exponents (nu = 1/2, gamma/nu = 2, beta/nu = 1)
     def data(key):
@@ -263,26 +231,18 @@ def calibrate(cfg, config, seeds, device, runs, out, args) -> int:
                "abs_m": quality(Tc, 0.5, -1.0, data("abs_m"))}
     placebo_ratio = min(placebo[k] / ising["collapse"][k]["S"] for k in placebo)
 
-    # exact Curie-Weiss Binder at T = 1 vs the sampled one (sampler + estimator known-answer check)
-    i1 = int(np.argmin(np.abs(cw_T - 1.0)))
-    cw_exact = {N: curie_weiss_moments(N, float(cw_T[i1])) for N in cc["sizes"]}
-    cw_z = [float((cw["obs"][N]["binder"][i1] - cw_exact[N]["binder"]) / cw["obs"][N].err["binder"][i1]) for N in cc["sizes"]]
-
-    # first-order verdicts: Ising, Curie-Weiss, and a synthetic first-order placebo through the same code
+    # first-order verdicts: Ising, and a synthetic first-order placebo through the same code
     ising_pooled = pooled_samples(ising_seeds)
     ising_fo = diagnose(ising_pooled, ising["obs"], g_c=Tc, window=0.05)
-    cw_fo = diagnose(cw_pooled, cw["obs"], g_c=cw_sum["T_c"], window=0.05)
     g_syn = np.linspace(-0.05, 0.05, 11)
     syn = first_order_samples((8, 16, 32), g_syn, chains=400, rng=np.random.default_rng(seeds[0]))
     syn_obs = {L: observables(g_syn, x, volume=L * L, n_boot=60, rng=rng) for L, x in syn.items()}
     syn_fo = diagnose(syn, syn_obs)
 
-    # ---- checks --------------------------------------------------------------------------------------------
-    ex, ecw = EXACT["ising"], EXACT["cw"]
+    ex = EXACT["ising"]
     per = lambda rows, key: ", ".join(f"{r[key]:.4g}" for r in rows)  # noqa: E731
     min_records_tau = min(plan[L]["records"] / tau_prod[L] for L in ic["sizes"])
-    report = Report("Phase-transition toolkit calibrated on the 2D Ising and Curie-Weiss models")
-    report.add(
+    checks = [
         Check("Ising T_c: Binder crossings extrapolated in L", ising_sum["T_c"], round(ex["T_c"], 5), TOL["T_c_ising"],
               "rel", f"{ONSAGER}; seeds: {per(ising_per_seed, 'T_c')}"),
         Check("Ising nu: collapse of U", ising_sum["nu"], ex["nu"], TOL["nu"], "rel",
@@ -302,77 +262,33 @@ def calibrate(cfg, config, seeds, device, runs, out, args) -> int:
         Check("Ising run length: records per chain / max tau_int(|m|) over T", min_records_tau, RECORDS_PER_TAU,
               kind="min", source="Swendsen-Wang steps; tau measured in the production run"),
         Check("Ising verdict: continuous", ising_fo["verdict"] == "continuous", True, kind="true", source=ONSAGER),
-        Check("Curie-Weiss T_c: Binder crossings extrapolated in N", cw_sum["T_c"], ecw["T_c"], TOL["T_c_cw"], "rel",
-              f"{MEAN_FIELD}; seeds: {per(cw_per_seed, 'T_c')}"),
-        Check("Curie-Weiss chi(T_c) ~ N^x: x", cw_sum["gamma_nu_fss"], ecw["gamma_nu"], TOL["cw_exponents"], "rel",
-              f"{MEAN_FIELD}; seeds: {per(cw_per_seed, 'gamma_nu_fss')}"),
-        Check("Curie-Weiss <|m|>(T_c) ~ N^-x: x", cw_sum["beta_nu_fss"], ecw["beta_nu"], TOL["cw_exponents"], "rel",
-              f"{MEAN_FIELD}; seeds: {per(cw_per_seed, 'beta_nu_fss')}"),
-        Check("Curie-Weiss sampled U(T=1) vs exact finite-N sum: max |z| over N", float(np.max(np.abs(cw_z))), 4.0,
-              kind="max", source="exact 1-D partition sum"),
-        Check("Curie-Weiss verdict: continuous", cw_fo["verdict"] == "continuous", True, kind="true", source=MEAN_FIELD),
         Check("placebo: synthetic two-phase coexistence gets the verdict first-order", syn_fo["verdict"] == "first-order",
               True, kind="true", source="planted first-order data"),
-    )
+    ]
 
-    # ---- figures -------------------------------------------------------------------------------------------
-    T_band = (ising_sum["T_c"], ising_sum["T_c_err"])
-    observables_figure(ising["obs"], "T", "L", T_band, T_C_ONSAGER).savefig(out / "ising_observables.png", dpi=110)
+    observables_figure(ising["obs"], "T", "L", (ising_sum["T_c"], ising_sum["T_c_err"]), T_C_ONSAGER).savefig(
+        out / "ising_observables.png", dpi=110)
     collapse_figure(ising["obs"], list(ising["collapse"].values()), "T", "L").savefig(out / "ising_collapse.png", dpi=110)
-    observables_figure(cw["obs"], "T", "N", (cw_sum["T_c"], cw_sum["T_c_err"]), 1.0).savefig(out / "cw_observables.png", dpi=110)
-    collapse_figure(cw["obs"], list(cw["collapse"].values()), "T", "N").savefig(out / "cw_collapse.png", dpi=110)
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    ax = fig.subplots(1, 3)
-    histogram_panel(ax[0], ising_pooled, {L: int(np.argmin(np.abs(temps - Tc))) for L in ising_pooled}, 0.125, "L",
-                    f"2D Ising at T = {temps[np.argmin(np.abs(temps - Tc))]:.3f}: m L^(1/8)")
-    histogram_panel(ax[1], cw_pooled, {N: i1 for N in cw_pooled}, 0.25, "N", f"Curie-Weiss at T = {cw_T[i1]:.3f}: m N^(1/4)")
-    idx = {L: int(np.argmin(np.abs(g_syn - syn_fo["per_size"][L]["coexistence_g"]))) if syn_fo["per_size"][L]["bimodal"]
-           else len(g_syn) // 2 for L in syn}
-    histogram_panel(ax[2], syn, idx, 0.0, "L", "placebo: synthetic first-order, at coexistence")
-    fig.savefig(out / "histograms.png", dpi=110)
-    side_by_side(ising, cw, out / "side_by_side.png")
-    report.figures += [
+    figures = [
         ("2D Ising: <|m|>, chi and the Binder cumulant against T per L (pooled seeds, bootstrap error bars); red band: "
          "measured T_c +- error, dashed: Onsager", "ising_observables.png"),
         ("2D Ising: Houdayer-Hartmann collapses of U, chi and <|m|> at the fitted (T_c, nu, exponent)", "ising_collapse.png"),
-        ("Mean-field vs non-mean-field by the same code: Binder curves, and chi, <|m|> at the measured T_c against the "
-         "number of spins with the fitted power laws", "side_by_side.png"),
-        ("Order-parameter histograms at the transition: Ising and Curie-Weiss (one peak pair that scales, continuous) "
-         "and the synthetic first-order placebo (a third peak at m = 0)", "histograms.png"),
-        ("Curie-Weiss: <|m|>, chi, U against T per N", "cw_observables.png"),
-        ("Curie-Weiss: collapses in N (expected nu_N = 2, gamma/nu_N = 1/2, beta/nu_N = 1/4)", "cw_collapse.png"),
     ]
-
-    # ---- metrics and prose ---------------------------------------------------------------------------------
-    def clean(a):
-        return {"binder": a["binder"], "fss": a["fss"], "collapse": a["collapse"], "window": list(a["window"])}
-    wall = time.time() - t0
-    times["total"] = wall
-    report.metrics.update({
-        "config": str(config.resolve().relative_to(ROOT)) if config.resolve().is_relative_to(ROOT) else str(config),
-        "seeds": seeds, "device": str(device), "torch_threads": torch.get_num_threads(),
-        "ising": {"pilot": pilot, "temperatures": temps.tolist(), "autocorrelation": tau,
-                  "plan": {str(L): v for L, v in plan.items()}, "tau_production_max": {str(L): v for L, v in tau_prod.items()},
-                  "pooled": clean(ising), "summary": ising_sum, "per_seed": ising_per_seed,
-                  "placebo_S_mean_field": placebo, "first_order": ising_fo},
-        "cw": {"temperatures": cw_T.tolist(), "pooled": clean(cw), "summary": cw_sum, "per_seed": cw_per_seed,
-               "binder_exact_T1": {str(N): v["binder"] for N, v in cw_exact.items()}, "binder_z_T1": cw_z,
-               "binder_limit": BINDER_CW_LIMIT, "first_order": cw_fo},
-        "synthetic_first_order": syn_fo, "wall_time_s": times,
-    })
+    times["ising_total"] = time.time() - t0
+    metrics = {"ising": {"pilot": pilot, "temperatures": temps.tolist(), "autocorrelation": tau,
+                         "plan": {str(L): v for L, v in plan.items()},
+                         "tau_production_max": {str(L): v for L, v in tau_prod.items()},
+                         "pooled": clean(ising), "summary": ising_sum, "per_seed": ising_per_seed,
+                         "placebo_S_mean_field": placebo, "first_order": ising_fo},
+               "synthetic_first_order": syn_fo}
     rows = [("T_c", "T_c", ex["T_c"]), ("nu (U collapse)", "nu", ex["nu"]), ("gamma/nu (chi collapse)", "gamma_nu", ex["gamma_nu"]),
             ("beta/nu (<\\|m\\|> collapse)", "beta_nu", ex["beta_nu"]), ("gamma/nu (chi(T_c) slope)", "gamma_nu_fss", ex["gamma_nu"]),
             ("beta/nu (<\\|m\\|>(T_c) slope)", "beta_nu_fss", ex["beta_nu"])]
-    cw_rows = [("T_c", "T_c", ecw["T_c"]), ("x in chi(T_c) ~ N^x", "gamma_nu_fss", ecw["gamma_nu"]),
-               ("x in <\\|m\\|>(T_c) ~ N^-x", "beta_nu_fss", ecw["beta_nu"]), ("nu_N (U collapse in N)", "nu", ecw["nu"]),
-               ("gamma/nu_N (chi collapse)", "gamma_nu", ecw["gamma_nu"]), ("beta/nu_N (<\\|m\\|> collapse)", "beta_nu", ecw["beta_nu"])]
     cross = " ".join(f"{a}/{b}: {c['g']:.4f} ± {c['err']:.4f};" for (a, b), c in zip(ising["binder"]["pairs"], ising["binder"]["crossings"]))
-    cw_cross = " ".join(f"{a}/{b}: {c['g']:.4f} ± {c['err']:.4f};" for (a, b), c in zip(cw["binder"]["pairs"], cw["binder"]["crossings"]))
     taus = ", ".join(f"L={L}: Metropolis {m:.1f}, Swendsen-Wang {s:.2f}" for L, m, s in
                      zip(tau["sizes"], tau["metropolis"], tau["swendsen_wang"]))
-    ev = lambda fo: ", ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'no'}" for k, v in fo["evidence"].items())  # noqa: E731
     big_i = max(ising_fo["per_size"])
-    report.sections += [
+    sections = [
         f"**Ising run.** Pilot: Binder crossing of L = {ic['pilot']['sizes']} on T = {ic['pilot']['t_min']}...{ic['pilot']['t_max']} "
         f"(step {ic['pilot']['step']}) at T = {T_p:.4f}; production grid: {len(temps)} temperatures ({len(dense)} within "
         f"± {ic['dense']['half_width']} of the pilot crossing, step {ic['dense']['step']}, plus {ic['coarse']}). "
@@ -394,27 +310,217 @@ def calibrate(cfg, config, seeds, device, runs, out, args) -> int:
         "; with mean-field exponents: " + ", ".join(f"{k} {v:.1f}" for k, v in placebo.items()) +
         f". Collapse window |T - T_c| <= {ic['collapse_half_width']}, all sizes; collapse errors are bootstrap spreads "
         f"({ic['collapse_boot']} refits).",
+        f"**First-order vs continuous, Ising.** Verdict {ising_fo['verdict']} ({evidence(ising_fo)}; Binder minimum at "
+        f"L = {big_i}: {ising_fo['per_size'][big_i]['binder_min']:.3f}). Synthetic two-phase data: {syn_fo['verdict']} "
+        f"({evidence(syn_fo)}; jump at L = 32: {syn_fo['per_size'][32]['jump']:.3f}, planted 0.6). Rules: |m| density "
+        f"(Gaussian KDE) with two peaks whose valley is <= {ising_fo['rules']['valley_ratio_max']} of the lower peak; Binder "
+        f"dip below {ising_fo['rules']['binder_dip_below']} in >= 95% of bootstrap replicates; jump kept "
+        f">= {ising_fo['rules']['jump_keep']:.0%} from one size to the next.",
+    ]
+    # what the joint figures (side by side, histograms) need from this part
+    shared = {"analysis": {k: ising[k] for k in ("obs", "binder", "fss")}, "pooled": ising_pooled, "g": temps,
+              "T_c": Tc, "synthetic": syn, "synthetic_g": g_syn, "synthetic_fo": syn_fo}
+    return {"checks": checks, "metrics": metrics, "sections": sections, "figures": figures, "times": times,
+            "shared": shared}
+
+
+def part_curie_weiss(cfg: dict, seeds: list[int], device, runs: Path, out: Path) -> dict:
+    """Curie-Weiss: exact draws of m, per-seed and pooled analysis, the exact finite-N Binder check, the verdict."""
+    t0, times = time.time(), {}
+    rng = np.random.default_rng(seeds[0] + 1)
+    cc = cfg["cw"]
+    cw_T = np.round(np.linspace(cc["t_min"], cc["t_max"], cc["points"]), 6)
+    cw_seeds = []
+    for s in seeds:
+        r = np.random.default_rng(10_000 + s)
+        cw_seeds.append({N: sample_curie_weiss(N, cw_T, cc["draws"], r).reshape(len(cw_T), -1, 20) if cc["draws"] >= 40
+                         else sample_curie_weiss(N, cw_T, cc["draws"], r).reshape(len(cw_T), -1, 1) for N in cc["sizes"]})
+    times["cw_sampling"] = time.time() - t0
+    cw_kw = dict(g=cw_T, volume=lambda N: N, cfg=cc, shift_exponent=1.0, systematic=(0.5, 2.0), nu_start=2.0)
+    cw_per_seed = [summary(analyse(x, rng=rng, n_boot_collapse=0, **cw_kw)) for x in cw_seeds]
+    cw_pooled = pooled_samples(cw_seeds)
+    cw = analyse(cw_pooled, rng=rng, n_boot_collapse=cc["collapse_boot"], **cw_kw)
+    cw_sum = summary(cw)
+    # exact Curie-Weiss Binder at T = 1 vs the sampled one (sampler + estimator known-answer check)
+    i1 = int(np.argmin(np.abs(cw_T - 1.0)))
+    cw_exact = {N: curie_weiss_moments(N, float(cw_T[i1])) for N in cc["sizes"]}
+    cw_z = [float((cw["obs"][N]["binder"][i1] - cw_exact[N]["binder"]) / cw["obs"][N].err["binder"][i1]) for N in cc["sizes"]]
+    cw_fo = diagnose(cw_pooled, cw["obs"], g_c=cw_sum["T_c"], window=0.05)
+    ecw = EXACT["cw"]
+    per = lambda rows, key: ", ".join(f"{r[key]:.4g}" for r in rows)  # noqa: E731
+    checks = [
+        Check("Curie-Weiss T_c: Binder crossings extrapolated in N", cw_sum["T_c"], ecw["T_c"], TOL["T_c_cw"], "rel",
+              f"{MEAN_FIELD}; seeds: {per(cw_per_seed, 'T_c')}"),
+        Check("Curie-Weiss chi(T_c) ~ N^x: x", cw_sum["gamma_nu_fss"], ecw["gamma_nu"], TOL["cw_exponents"], "rel",
+              f"{MEAN_FIELD}; seeds: {per(cw_per_seed, 'gamma_nu_fss')}"),
+        Check("Curie-Weiss <|m|>(T_c) ~ N^-x: x", cw_sum["beta_nu_fss"], ecw["beta_nu"], TOL["cw_exponents"], "rel",
+              f"{MEAN_FIELD}; seeds: {per(cw_per_seed, 'beta_nu_fss')}"),
+        Check("Curie-Weiss sampled U(T=1) vs exact finite-N sum: max |z| over N", float(np.max(np.abs(cw_z))), 4.0,
+              kind="max", source="exact 1-D partition sum"),
+        Check("Curie-Weiss verdict: continuous", cw_fo["verdict"] == "continuous", True, kind="true", source=MEAN_FIELD),
+    ]
+    observables_figure(cw["obs"], "T", "N", (cw_sum["T_c"], cw_sum["T_c_err"]), 1.0).savefig(out / "cw_observables.png", dpi=110)
+    collapse_figure(cw["obs"], list(cw["collapse"].values()), "T", "N").savefig(out / "cw_collapse.png", dpi=110)
+    figures = [("Curie-Weiss: <|m|>, chi, U against T per N", "cw_observables.png"),
+               ("Curie-Weiss: collapses in N (expected nu_N = 2, gamma/nu_N = 1/2, beta/nu_N = 1/4)", "cw_collapse.png")]
+    times["cw_total"] = time.time() - t0
+    metrics = {"cw": {"temperatures": cw_T.tolist(), "pooled": clean(cw), "summary": cw_sum, "per_seed": cw_per_seed,
+                      "binder_exact_T1": {str(N): v["binder"] for N, v in cw_exact.items()}, "binder_z_T1": cw_z,
+                      "binder_limit": BINDER_CW_LIMIT, "first_order": cw_fo}}
+    cw_rows = [("T_c", "T_c", ecw["T_c"]), ("x in chi(T_c) ~ N^x", "gamma_nu_fss", ecw["gamma_nu"]),
+               ("x in <\\|m\\|>(T_c) ~ N^-x", "beta_nu_fss", ecw["beta_nu"]), ("nu_N (U collapse in N)", "nu", ecw["nu"]),
+               ("gamma/nu_N (chi collapse)", "gamma_nu", ecw["gamma_nu"]), ("beta/nu_N (<\\|m\\|> collapse)", "beta_nu", ecw["beta_nu"])]
+    cw_cross = " ".join(f"{a}/{b}: {c['g']:.4f} ± {c['err']:.4f};" for (a, b), c in zip(cw["binder"]["pairs"], cw["binder"]["crossings"]))
+    sections = [
         f"**Curie-Weiss.** Exact independent draws of m from P(M) ~ binom(N, (N+M)/2) exp(M^2 / 2NT) (no Markov chain), "
         f"{cc['draws']} per temperature per seed, N = {cc['sizes']}, T = {cc['t_min']}...{cc['t_max']} ({cc['points']} points). "
         f"Crossings: {cw_cross} extrapolated with w = 1 in N. Exact finite-N U(T = 1): "
         + ", ".join(f"N={N}: {v['binder']:.4f}" for N, v in cw_exact.items()) + f" -> limit 1 - Gamma(1/4)^4 / 24 pi^2 = "
         f"{BINDER_CW_LIMIT:.4f}; sampled vs exact z = " + ", ".join(f"{z:.1f}" for z in cw_z) + ".",
         seed_table("Curie-Weiss", cw_rows, cw_per_seed, cw_sum),
-        f"**First-order vs continuous.** Ising: verdict {ising_fo['verdict']} ({ev(ising_fo)}; Binder minimum at L = "
-        f"{big_i}: {ising_fo['per_size'][big_i]['binder_min']:.3f}). Curie-Weiss: {cw_fo['verdict']} ({ev(cw_fo)}). "
-        f"Synthetic two-phase data: {syn_fo['verdict']} ({ev(syn_fo)}; jump at L = 32: {syn_fo['per_size'][32]['jump']:.3f}, "
-        f"planted 0.6). Rules: |m| density (Gaussian KDE) with two peaks whose valley is <= {ising_fo['rules']['valley_ratio_max']} "
-        f"of the lower peak; Binder dip below {ising_fo['rules']['binder_dip_below']} in >= 95% of bootstrap replicates; jump kept "
-        f">= {ising_fo['rules']['jump_keep']:.0%} from one size to the next.",
-        "Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()) + f" ({torch.get_num_threads()} torch thread(s), {device}).",
+        f"**First-order vs continuous, Curie-Weiss.** Verdict {cw_fo['verdict']} ({evidence(cw_fo)}).",
     ]
-    # ---- part `attention`: positional -> semantic attention as a finite-size transition in d (attention_d.py)
-    if "attention" in cfg:
-        part = run_attention_part(cfg, seeds, out, runs, args.tiny, device)
-        report.add(*part["checks"])
-        report.sections.append(part["section"])
-        report.figures += part["figures"]
-        report.metrics["attention"] = part["metrics"]
+    shared = {"analysis": {k: cw[k] for k in ("obs", "binder", "fss")}, "pooled": cw_pooled, "g": cw_T, "i1": i1}
+    return {"checks": checks, "metrics": metrics, "sections": sections, "figures": figures, "times": times,
+            "shared": shared}
+
+
+def part_width(cfg: dict, seeds: list[int], device, runs: Path, out: Path) -> dict:
+    """The width threshold of Gromov's modular-addition MLP (width_threshold.py)."""
+    t0 = time.time()
+    res = run_width(cfg["width"], seeds[0], device, out, np.random.default_rng(seeds[0] + 2))
+    return {**res, "metrics": {"width": res["metrics"]}, "times": {"width_total": time.time() - t0}, "shared": {}}
+
+
+def part_attention(cfg: dict, seeds: list[int], device, runs: Path, out: Path) -> dict:
+    """Positional -> semantic attention (Cui et al. 2024) from random starts across d (attention_d.py)."""
+    t0 = time.time()
+    res = run_attention_part(cfg, seeds, out, runs, False, device)
+    return {"checks": res["checks"], "metrics": {"attention": res["metrics"]}, "sections": [res["section"]],
+            "figures": res["figures"], "times": {"attention_total": time.time() - t0}, "shared": {}}
+
+
+# One entry per part: name -> function(cfg, seeds, device, runs, out) returning checks, metrics, sections,
+# figures, times and what the joint figures need ("shared"). Parts run in worker processes; the report lists
+# them in this order.
+PARTS = {"ising": part_ising, "curie_weiss": part_curie_weiss, "width": part_width, "attention": part_attention}
+
+
+def run_part(name: str, cfg: dict, seeds: list[int], device: str, runs: Path, out: Path, threads: int | None) -> dict:
+    """One part (a top-level function so that worker processes can run it)."""
+    if threads:
+        torch.set_num_threads(threads)
+    return PARTS[name](cfg, seeds, torch.device(device), runs, out)
+
+
+def clean(a):
+    return {"binder": a["binder"], "fss": a["fss"], "collapse": a["collapse"], "window": list(a["window"])}
+
+
+def evidence(fo: dict) -> str:
+    return ", ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'no'}" for k, v in fo["evidence"].items())
+
+
+def joint_figures(shared: dict, out: Path) -> list[tuple[str, str]]:
+    """The figures that need both calibration models: mean field vs not side by side, and the histograms."""
+    if not ("ising" in shared and "curie_weiss" in shared):
+        return []
+    ising, cw = shared["ising"], shared["curie_weiss"]
+    side_by_side(ising["analysis"], cw["analysis"], out / "side_by_side.png")
+    fig = Figure(figsize=(13, 3.8), layout="constrained")
+    ax = fig.subplots(1, 3)
+    temps, Tc = ising["g"], ising["T_c"]
+    i_c = int(np.argmin(np.abs(temps - Tc)))
+    histogram_panel(ax[0], ising["pooled"], {L: i_c for L in ising["pooled"]}, 0.125, "L",
+                    f"2D Ising at T = {temps[i_c]:.3f}: m L^(1/8)")
+    histogram_panel(ax[1], cw["pooled"], {N: cw["i1"] for N in cw["pooled"]}, 0.25, "N",
+                    f"Curie-Weiss at T = {cw['g'][cw['i1']]:.3f}: m N^(1/4)")
+    syn, g_syn, syn_fo = ising["synthetic"], ising["synthetic_g"], ising["synthetic_fo"]
+    idx = {L: int(np.argmin(np.abs(g_syn - syn_fo["per_size"][L]["coexistence_g"]))) if syn_fo["per_size"][L]["bimodal"]
+           else len(g_syn) // 2 for L in syn}
+    histogram_panel(ax[2], syn, idx, 0.0, "L", "placebo: synthetic first-order, at coexistence")
+    fig.savefig(out / "histograms.png", dpi=110)
+    return [("Mean-field vs non-mean-field by the same code: Binder curves, and chi, <|m|> at the measured T_c against the "
+             "number of spins with the fitted power laws", "side_by_side.png"),
+            ("Order-parameter histograms at the transition: Ising and Curie-Weiss (one peak pair that scales, continuous) "
+             "and the synthetic first-order placebo (a third peak at m = 0)", "histograms.png")]
+
+
+def parse_parts(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in PARTS]
+    if unknown or not names:
+        raise ValueError(f"unknown part(s) {unknown or text!r}; choose from {', '.join(PARTS)}")
+    return [n for n in PARTS if n in names]  # always in the report's order
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = ReplicationCLI("phase_transitions", __doc__.splitlines()[0])
+    cli.add_argument("--config", type=existing_file, default=None,
+                     help="default: configs/cpu.yaml beside this script (tiny.yaml with --tiny)")
+    cli.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)} (default: all)")
+    cli.add_argument("--jobs", type=int, default=None,
+                     help="run the parts in this many worker processes (default: one per part, at most one per core; "
+                          "1 with --tiny)")
+    args = cli.parse(argv)
+    try:
+        parts = parse_parts(args.parts)
+    except ValueError as err:
+        cli.error(f"argument --parts: {err}")
+    if args.jobs is None:
+        args.jobs = 1 if args.tiny else min(len(parts), os.cpu_count() or 1)
+    if args.jobs < 1:
+        cli.error(f"argument --jobs: must be >= 1 (got {args.jobs})")
+    config = args.config or CONFIGS / ("tiny.yaml" if args.tiny else "cpu.yaml")
+    cfg = yaml.safe_load(config.read_text())
+    missing = [name for name in parts if {"curie_weiss": "cw"}.get(name, name) not in cfg]
+    if missing:
+        cli.error(f"argument --config: {config} has no section for part(s) {missing}")
+    seeds = [s + (args.seed or 0) for s in cfg["seeds"]]
+    if len(seeds) < 2:
+        cli.error(f"argument --config: {config} lists {len(seeds)} seed(s); at least two are needed for a spread")
+    device = torch.device(cfg.get("device", "cpu"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("warning: config asks for cuda but none is available; running on the CPU")
+        device = torch.device("cpu")
+    runs = args.runs
+    runs.mkdir(parents=True, exist_ok=True)
+    with staged_output(args.out) as out:
+        return calibrate(cfg, config, seeds, device, runs, out, parts, args.jobs)
+
+
+def calibrate(cfg, config, seeds, device, runs, out, parts: list[str], jobs: int) -> int:
+    t0 = time.time()
+    jobs_args = [(name, cfg, seeds, str(device), runs, out) for name in parts]
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        threads = max(1, torch.get_num_threads() // min(jobs, len(parts)))
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(run_part, *zip(*jobs_args), [threads] * len(parts)))
+    else:
+        results = [run_part(*job, None) for job in jobs_args]
+    results = dict(zip(parts, results))
+    title = ("Phase-transition toolkit calibrated on the 2D Ising and Curie-Weiss models"
+             + (", and the width threshold of a modular-addition MLP" if "width" in parts else "")
+             + (", and positional -> semantic attention across d" if "attention" in parts else ""))
+    report = Report(title)
+    times = {}
+    for name in parts:
+        r = results[name]
+        report.add(*r["checks"])
+        report.metrics.update(r["metrics"])
+        report.sections += r["sections"]
+        report.figures += r["figures"]
+        times.update(r["times"])
+    report.figures += joint_figures({name: r["shared"] for name, r in results.items()}, out)
+    times["total"] = time.time() - t0
+    report.metrics.update({
+        "config": str(config.resolve().relative_to(ROOT)) if config.resolve().is_relative_to(ROOT) else str(config),
+        "seeds": seeds, "device": str(device), "torch_threads": torch.get_num_threads(), "parts": parts, "jobs": jobs,
+        "wall_time_s": times})
+    report.sections.append("Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()) +
+                           f" ({jobs} worker process(es), {torch.get_num_threads()} torch thread(s) in all, {device}).")
     report.write(out)
     return 0
 
