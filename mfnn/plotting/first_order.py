@@ -192,6 +192,8 @@ def scales_figure(s2: list[float], scales: list[dict], tool: dict, calib: dict, 
         ax.plot(q, S, "-", color=colormaps["Greens"](0.4 + 0.6 * k / max(1, len(eq13_curves) - 1)),
                 label=f"$\\sigma^2$ = {v:.4g}" + (" ($\\sigma^2_c$)" if abs(v - eq13) < 1e-9 else ""))
     ax.axhline(0, color="k", lw=0.6)
+    ax.set_xlim(0, 1.3)
+    ax.set_ylim(-0.06, 0.08)  # the droplet minimum and its barrier are O(0.01) per d
     ax.set_xlabel("q = w . w*")
     ax.set_ylabel("S(q) / d")
     ax.set_title("Eq. 13 single-neuron action (GP-phase b, c = -0.3):\nthe droplet minimum reaches S(0) at $\\sigma^2_c$",
