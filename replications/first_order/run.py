@@ -63,9 +63,10 @@ def config_scales(paths) -> str | None:
 
 
 def base_point(paths) -> dict:
-    """The base setting {d, n, N, sigma_a2} of the composed configs (later files override earlier ones)."""
+    """The base setting {d, n, N, sigma_a2} the scales are taken from: the first config's (a variant file, e.g.
+    rubin_tiny.yaml, may set sizes of its own for use alone; run.py replaces them at every scale)."""
     base = {}
-    for p in paths:
+    for p in paths[:1]:
         cfg = yaml.safe_load(Path(p).read_text()) or {}
         m = (cfg.get("model") or {}).get("init_args") or {}
         dat = (cfg.get("data") or {}).get("init_args") or {}
@@ -98,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("--sample-only", action="store_true",
                      help="sample and save runs/.../samples_beta*_seed*.npz, write no report (what a worker does)")
     args, extra = cli.parse(argv, known_only=True)  # the rest goes to the CLI, e.g. --trainer.max_steps=100
+    unknown = [a for a in extra if a.startswith("-") and not re.match(r"--(trainer|model|data|seed_everything)\b", a)]
+    if unknown:  # before any worker starts: a typo must not reach every sampling process
+        cli.error(f"unrecognized arguments: {' '.join(unknown)}")
     config = args.config or ([CONFIG, TINY_CONFIG] if args.tiny else [CONFIG])
     seeds = args.seeds if args.seeds is not None else ([args.seed] if args.seed is not None else
                                                      list(SEEDS[:2] if args.tiny else SEEDS))  # tiny: 2 keep it fast
