@@ -1,9 +1,12 @@
 """The first-order (droplet) transition of Bayesian erf students on a cubic teacher (Rubin, Seroussi & Ringel 2024).
 
-Two parts:
+Three parts:
 1. Reading a sweep: droplet modes in the |cos(w, w*)| histogram of the neuron cloud, the noise variance where
    they appear, and the kink of the test error there.
 2. A single-neuron mean-field prediction at finite input dimension d, to compare the run with.
+3. Across scales (the paper's Table 1): the per-scale break of the cubic component extrapolated in d with
+   mfnn.phases.extrapolate, crossings of successive scales' curves with mfnn.phases.crossing, and the neurons'
+   overlaps recorded during sampling (OverlapRecorder) for the toolkit's first-order diagnostics.
 
 The prediction (derived here, adaptive-kernel style; continuum data, |w_perp|^2 frozen at its prior value): given
 the residual r(x) = y - f(x) = r1 He1(z) + r3 He3(z), z = w*.x, each neuron's overlap alpha = w.w* has density
@@ -20,7 +23,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
+from lightning.pytorch import Callback
 from scipy.optimize import least_squares
+
+from mfnn.phases import crossing, extrapolate
+from mfnn.phases.observables import Observables
 
 
 # ---- reading the neuron clouds ----------------------------------------------------------------
@@ -171,7 +179,7 @@ def hierarchical_means(Y: np.ndarray, n_boot: int, rng: np.random.Generator) -> 
     return Y[s[:, :, None], c].mean((1, 2))
 
 
-def locate_break(x, Y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
+def locate_break(x, Y: np.ndarray, n_boot: int = 1000, seed: int = 0, n_null: int = 1000) -> dict:
     """Where a curve measured over seeds x chains bends, with an error bar and a significance.
 
     Y: (seeds, chains, points) on the sorted grid x. Returns the two-segment break of the mean curve, its
@@ -188,11 +196,11 @@ def locate_break(x, Y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
     fit, quad = hinge_fit(x, mean, w), quadratic_fit(x, mean, w)
     T = quad["rss"] - fit["rss"]
     null = []
-    for _ in range(1000):
+    for _ in range(n_null):
         y0 = quad["fit"] + rng.normal(size=len(x)) * se
         null.append(quadratic_fit(x, y0, w)["rss"] - hinge_fit(x, y0, w)["rss"])
     null = np.asarray(null)
-    b_boot = np.array([hinge_fit(x, yb, w)["break"] for yb in boots])
+    b_boot = np.array([hinge_fit(x, yb, w)["break"] for yb in boots])  # (n_boot,), kept for extrapolations
     lo, hi = np.percentile(b_boot, [2.5, 97.5])
     per_seed = [hinge_fit(x, Y[s].mean(0), w)["break"] for s in range(Y.shape[0])]
     return {"break": fit["break"], "slope_above": fit["slope_above"], "slope_below": fit["slope_below"],
@@ -200,7 +208,7 @@ def locate_break(x, Y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
             "boot_std": float(b_boot.std(ddof=1)), "T": float(T), "p_smooth": float((1 + np.sum(null >= T)) / (1 + len(null))),
             "per_seed": [float(b) for b in per_seed], "seed_mean": float(np.mean(per_seed)),
             "seed_std": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else float("nan"),
-            "se": se.tolist(), "mean": mean.tolist()}
+            "se": se.tolist(), "mean": mean.tolist(), "boot_breaks": b_boot}
 
 
 def smooth_placebo(x, Y: np.ndarray) -> np.ndarray:
@@ -227,3 +235,78 @@ def gaussian_cloud_hist(m2: float, n: int, bins: int, rng: np.random.Generator) 
     only widens, as a continuous transition would), in the same bins."""
     c = np.abs(rng.normal(scale=math.sqrt(m2), size=n))
     return np.bincount(np.minimum((c * bins).astype(int), bins - 1), minlength=bins) / n
+
+
+# ---- across scales -------------------------------------------------------------------------------
+class OverlapRecorder(Callback):
+    """Records |cos(w_i, w*)| of every neuron of every chain every `every` optimiser steps after `burn_in` (the
+    raw samples the phase toolkit needs; PosteriorAverage keeps only averages). `cos`: (T, C, N) float16."""
+
+    def __init__(self, burn_in: int = 1000, every: int = 20):
+        self.burn_in, self.every, self.records = burn_in, every, []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        step = trainer.global_step
+        if step <= self.burn_in or (step - self.burn_in) % self.every:
+            return
+        with torch.no_grad():
+            alpha = pl_module.W.detach() @ pl_module.w_star
+            cos = (alpha / pl_module.W.detach().norm(dim=-1).clamp_min(1e-12)).abs()
+        self.records.append(cos.to(torch.float16).cpu().numpy())
+
+    @property
+    def cos(self) -> np.ndarray:
+        return np.stack(self.records) if self.records else np.zeros((0, 0, 0), np.float16)
+
+
+def parse_scales(text: str) -> list[tuple[float, int]]:
+    """'1/16:4 1/8:3 1/4:2' -> [(0.0625, 4), (0.125, 3), (0.25, 2)]: Table 1 scale beta and chains per sigma^2
+    (2 when an item gives only beta)."""
+    out = []
+    for item in text.split():
+        frac, _, chains = item.partition(":")
+        chains = chains or "2"
+        num, _, den = frac.partition("/")
+        beta = float(num) / float(den or 1)
+        if not beta > 0 or not chains.isdigit() or int(chains) < 1:
+            raise ValueError(f"scale items are beta[:chains] with beta > 0 (got {item!r})")
+        out.append((beta, int(chains)))
+    return sorted(out)
+
+
+def scaled_setting(base: dict, beta: float) -> dict:
+    """Table 1 at alpha = beta from the base point {d, n, N, sigma_a2}: d -> sqrt(beta) d, n -> beta n,
+    N -> beta N (rounded to integers), sigma_a^2 -> sigma_a^2 / sqrt(beta) (exact); sigma^2 is unchanged."""
+    return {"beta": beta, "d": max(1, round(base["d"] * math.sqrt(beta))), "n": max(1, round(base["n"] * beta)),
+            "N": max(1, round(base["N"] * beta)), "sigma_a2": base["sigma_a2"] / math.sqrt(beta)}
+
+
+def curve_observables(x, Y: np.ndarray, volume: float, key: str, n_boot: int = 1000, seed: int = 0) -> Observables:
+    """A curve measured over (seeds, chains, points) as toolkit Observables under `key`: the mean curve and its
+    hierarchical bootstrap replicates (data sets, then chains), so mfnn.phases.crossing can read it."""
+    boots = hierarchical_means(Y, n_boot, np.random.default_rng(seed))
+    mean = Y.mean((0, 1))
+    return Observables(g=np.asarray(x, float), volume=float(volume), mean={key: mean},
+                       err={key: boots.std(0, ddof=1)}, boot={key: boots})
+
+
+def extrapolated_break(sizes, breaks, boots, shift_exponent: float = 1.0,
+                       systematic_exponents: tuple[float, ...] = (0.5, 2.0)) -> dict:
+    """sigma^2_c from per-size break points b(L) = sigma^2_c + a L^-w (mfnn.phases.extrapolate, w fixed), with the
+    bootstrap error of the extrapolation combined in quadrature with a systematic one: the largest change when w
+    is set to each of `systematic_exponents` instead (the same recipe as the toolkit's Binder extrapolation)."""
+    main = extrapolate(sizes, breaks, boots, shift_exponent)
+    others = {w: extrapolate(sizes, breaks, boots, w)["g_c"] for w in systematic_exponents}
+    syst = max(abs(v - main["g_c"]) for v in others.values()) if len(sizes) > 1 else 0.0
+    return {"sigma2_c": main["g_c"], "err_stat": main["err"], "err_syst": float(syst),
+            "err": float(np.hypot(main["err"], syst)), "slope": main["slope"], "shift_exponent": shift_exponent,
+            "alternatives": {str(w): v for w, v in others.items()}}
+
+
+def successive_crossings(obs: list[Observables], sizes, key: str, half_width: int = 2) -> list[dict]:
+    """Crossings of successive sizes' curves `key` (mfnn.phases.crossing), with bootstrap errors."""
+    out = []
+    for (La, a), (Lb, b) in zip(zip(sizes[:-1], obs[:-1]), zip(sizes[1:], obs[1:])):
+        c = crossing(a, b, half_width=half_width, key=key)
+        out.append({"sizes": [La, Lb], "g": c["g"], "err": c["err"], "value": c["value"]})
+    return out
