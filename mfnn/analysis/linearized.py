@@ -8,7 +8,8 @@ r <- (I - c K) r with c = 2 lr / n, so after T steps (K = V diag(lam) V^T)
 
     f_lin,T(x) = f_0(x) - c K(x, X) V diag((1 - (1 - c lam)^T) / (c lam)) V^T r_0.
 
-A network trained lazily ends at f_lin,T; a feature learner does not. The NTK of an MLPNet is assembled layer by
+A network trained lazily ends at f_lin,T; a feature learner does not. As N -> oo the empirical NTK tends to the
+analytic one (`infinite_width_gd`), so a lazy net of width N approaches that predictor too (distance O(1/N)). The NTK of an MLPNet is assembled layer by
 layer from per-sample backpropagated signals delta_l = df/dz_l and the layer inputs (no (params x samples)
 Jacobian is ever stored):  K = s_N^2 H_L H_L'^T + sum_l (Delta_l Delta_l'^T) * (In_l In_l'^T / fan_in + [bias]).
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from mfnn.theory.kernels import KernelSpec, ntk
 
 
 def ntk_factors(net, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None, bool]]:
@@ -64,21 +67,45 @@ def _outputs(net, x: torch.Tensor) -> torch.Tensor:
     return net(x).reshape(-1).double()
 
 
+def kernel_gd(K: torch.Tensor, K_eval: torch.Tensor, f0_train: torch.Tensor, f0_eval: torch.Tensor,
+              y_train: torch.Tensor, lr: float, steps: int) -> dict:
+    """Closed-form full-batch GD of a kernel model f = f_0 + K(., X) alpha on the mean squared error.
+
+    K (n, n) and K_eval (m, n) are the tangent kernel on the training points and between evaluation and training
+    points; f0_train (n,) and f0_eval (m,) the initial function. Returns {"eval": f_T(x_eval) (m,), "train":
+    f_T(X) (n,), "max_step_eigen": c lam_max} (float64), c = 2 lr / n."""
+    K, K_eval = K.double(), K_eval.double()
+    lam, V = torch.linalg.eigh(K)
+    lam = lam.clamp_min(0)
+    c = 2 * lr / len(K)
+    y = y_train.reshape(-1).double()
+    r0 = f0_train.reshape(-1).double() - y
+    decay = 1 - c * lam
+    geo = torch.where(c * lam > 1e-12, (1 - decay**steps) / (c * lam).clamp_min(1e-300),
+                      torch.full_like(lam, float(steps)))  # sum_{t<T} (1 - c lam)^t
+    coef = V @ (geo * (V.T @ r0))
+    return {"eval": f0_eval.reshape(-1).double() - c * K_eval @ coef,
+            "train": y + V @ (decay**steps * (V.T @ r0)),
+            "max_step_eigen": float(c * lam.max())}  # > 2: the linear model's GD diverges along the top mode
+
+
 def linearized_gd(net0, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor, lr: float,
                   steps: int) -> dict:
     """Predictions on x_eval (and x_train) of net0's linearization after `steps` full-batch GD steps of size lr
     (the effective per-parameter step, i.e. after any width multiplier) on the mean squared error."""
-    K = empirical_ntk(net0, x_train, x_train)
-    K_eval = empirical_ntk(net0, x_eval, x_train)
-    lam, V = torch.linalg.eigh(K)
-    lam = lam.clamp_min(0)
-    c = 2 * lr / len(x_train)
-    r0 = _outputs(net0, x_train) - y_train.reshape(-1).double()
-    decay = 1 - c * lam
-    with torch.no_grad():
-        geo = torch.where(c * lam > 1e-12, (1 - decay**steps) / (c * lam).clamp_min(1e-300),
-                          torch.full_like(lam, float(steps)))
-    coef = V @ (geo * (V.T @ r0))
-    return {"eval": _outputs(net0, x_eval) - c * K_eval @ coef,
-            "train": y_train.reshape(-1).double() + V @ (decay**steps * (V.T @ r0)),
-            "max_step_eigen": float(c * lam.max())}  # > 2: the linear model's GD diverges along the top mode
+    return kernel_gd(empirical_ntk(net0, x_train, x_train), empirical_ntk(net0, x_eval, x_train),
+                     _outputs(net0, x_train), _outputs(net0, x_eval), y_train, lr, steps)
+
+
+def infinite_width_gd(net0, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor, lr: float,
+                      steps: int) -> dict:
+    """The same GD with the *analytic* infinite-width NTK of net0's law (mfnn.theory.kernels) in place of its
+    empirical one, from net0's own initial function: where a lazy net of this law and this f_0 ends as N -> oo.
+
+    The analytic kernel counts the optimiser's lr multiplier (Theta = lr_scale J J^T in the limit); dividing it
+    out gives the limit of `empirical_ntk`, so lr is the same effective step as for `linearized_gd`."""
+    spec = KernelSpec.of(net0)
+    scale = net0.sgd_lr_scale
+    K = ntk(spec, x_train, width=net0.width) / scale
+    K_eval = ntk(spec, x_eval, x_train, width=net0.width) / scale
+    return kernel_gd(K, K_eval, _outputs(net0, x_train), _outputs(net0, x_eval), y_train, lr, steps)
