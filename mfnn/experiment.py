@@ -26,7 +26,7 @@ import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from functools import cached_property  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Iterator  # noqa: E402
+from typing import Iterator, Sequence  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -165,7 +165,7 @@ class ReplicationCLI:
     """
 
     def __init__(self, name: str, description: str, threads: int | None = None, out: Path | None = None):
-        self.name, self.default_threads = name, threads
+        self.name, self.default_threads, self.parts = name, threads, None
         self.default_out = out or ROOT / "replications" / name
         self.parser = OneLineParser(prog=f"replications/{name}/run.py", description=description,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,6 +183,16 @@ class ReplicationCLI:
     def add_argument(self, *args, **kwargs):
         return self.parser.add_argument(*args, **kwargs)
 
+    def add_parts(self, parts: Sequence[str]) -> None:
+        """--parts (a comma-separated subset of `parts`; always run and reported in this order) and --jobs
+        (worker processes for `run_parts`: default one per part, at most one per core; 1 with --tiny). parse()
+        turns them into args.parts (a list) and args.jobs (an int)."""
+        self.parts = list(parts)
+        self.add_argument("--parts", default=",".join(parts), help=f"comma-separated subset of {','.join(parts)} "
+                          "(default: all)")
+        self.add_argument("--jobs", type=positive_int, default=None, help="run the parts in this many worker "
+                          "processes (default: one per part, at most one per core; 1 with --tiny)")
+
     def error(self, message: str):
         """Stop with one line (exit 2), e.g. for a value that only the script can check."""
         self.parser.error(message)
@@ -194,6 +204,15 @@ class ReplicationCLI:
             args, rest = self.parser.parse_known_args(argv)
         else:
             args, rest = self.parser.parse_args(argv), []
+        if self.parts is not None:
+            names = [t.strip() for t in args.parts.split(",") if t.strip()]
+            unknown = [n for n in names if n not in self.parts]
+            if unknown or not names:
+                self.parser.error(f"argument --parts: unknown part(s) {unknown or args.parts!r}; choose from "
+                                  f"{', '.join(self.parts)}")
+            args.parts = [n for n in self.parts if n in names]
+            if args.jobs is None:
+                args.jobs = 1 if args.tiny else min(len(args.parts), os.cpu_count() or 1)
         default_out = ROOT / "runs" / self.name / "tiny_report" if args.tiny else self.default_out
         args.out = Path(args.out) if args.out else default_out
         args.runs = Path(args.runs)
@@ -208,6 +227,19 @@ class ReplicationCLI:
             from mfnn.dashboards import enable_for_replication
             enable_for_replication(self.name, args.wandb_project, runs=args.runs)
         return (args, rest) if known_only else args
+
+
+def run_parts(run_part, jobs_args: list[tuple], jobs: int) -> list:
+    """run_part(*args, threads) for each args in jobs_args, in `jobs` spawn worker processes (torch threads
+    shared out among them) or, with jobs = 1, here. run_part must be a top-level function (workers import it)."""
+    if jobs <= 1:
+        return [run_part(*job, None) for job in jobs_args]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, torch.get_num_threads() // min(jobs, len(jobs_args)))
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(run_part, *zip(*jobs_args), [threads] * len(jobs_args)))
 
 
 def unwritable(path: Path) -> str | None:

@@ -25,7 +25,7 @@ from mfnn.analysis.fourier import dominant_frequency, neuron_ipr, neuron_phases
 from mfnn.analysis.phases import critical_fraction, critical_fraction_threshold, first_step_at_least
 from mfnn.callbacks import NeuronCloud
 from mfnn.callbacks.stop import StopWhenSettled
-from mfnn.experiment import CONFIGS, ReplicationCLI, fit, staged_output
+from mfnn.experiment import CONFIGS, ReplicationCLI, fit, run_parts, staged_output
 from mfnn.plotting.grokking import gromov_curves, gromov_weights, sweep_figure
 from mfnn.report import Check, Report
 
@@ -293,29 +293,11 @@ def run_part(name: str, out: Path, runs: Path, extra: list[str], threads: int | 
     return part.checks, part.metrics, part.sections, part.figures, time.time() - start
 
 
-def parse_parts(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [n for n in names if n not in PARTS]
-    if unknown or not names:
-        raise ValueError(f"unknown part(s) {unknown or text!r}; choose from {', '.join(PARTS)}")
-    return [n for n in PARTS if n in names]  # always in the report's order
-
-
 def main(argv: list[str] | None = None) -> int:
     cli = ReplicationCLI("grokking", __doc__.splitlines()[0])  # threads: one per core unless told
-    cli.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of gd,adamw,sweep (default: all)")
-    cli.add_argument("--jobs", type=int, default=None,
-                     help="run the parts in this many worker processes (default: one per part, at most one per "
-                          "core; 1 with --tiny)")
+    cli.add_parts(PARTS)
     args = cli.parse(argv)
-    try:
-        parts = parse_parts(args.parts)
-    except ValueError as err:
-        cli.error(f"argument --parts: {err}")
-    if args.jobs is None:
-        args.jobs = 1 if args.tiny else min(len(PARTS), os.cpu_count() or 1)
-    if args.jobs < 1:
-        cli.error(f"argument --jobs: must be >= 1 (got {args.jobs})")
+    parts = args.parts
     seed = [f"--seed_everything={args.seed}", f"--data.init_args.seed={args.seed}"] if args.seed is not None else []
     t0 = time.time()
     report = Report("Grokking: Gromov's quadratic MLP on (a + b) mod p (plain GD and AdamW), and the "
@@ -323,14 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     with staged_output(args.out) as out:
         jobs = [(name, out, args.runs, (TINY[{"adamw": "main"}.get(name, name)] if args.tiny else []) + seed)
                 for name in parts]
-        if args.jobs > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-            threads = max(1, torch.get_num_threads() // min(args.jobs, len(jobs)))
-            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                results = list(pool.map(run_part, *zip(*jobs), [threads] * len(jobs)))
-        else:
-            results = [run_part(*job) for job in jobs]
+        results = run_parts(run_part, jobs, args.jobs)
         wall = {}
         for name, (checks, metrics, sections, figures, seconds) in zip(parts, results):
             report.add(*checks)

@@ -12,7 +12,6 @@ modular-addition MLP (width_threshold.py) and positional -> semantic attention a
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from mfnn.phases.ising import (BINDER_CW_LIMIT, T_C_ONSAGER, curie_weiss_moments
                                simulate_ising)
 from mfnn.plotting.phases import collapse_figure, histogram_panel, observables_figure
 from mfnn.phases.synthetic import first_order_samples
-from mfnn.experiment import ReplicationCLI, existing_file, staged_output
+from mfnn.experiment import ReplicationCLI, existing_file, run_parts, staged_output
 from mfnn.report import Check, Report
 from matplotlib.figure import Figure
 
@@ -446,31 +445,13 @@ def joint_figures(shared: dict, out: Path) -> list[tuple[str, str]]:
              "and the synthetic first-order placebo (a third peak at m = 0)", "histograms.png")]
 
 
-def parse_parts(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [n for n in names if n not in PARTS]
-    if unknown or not names:
-        raise ValueError(f"unknown part(s) {unknown or text!r}; choose from {', '.join(PARTS)}")
-    return [n for n in PARTS if n in names]  # always in the report's order
-
-
 def main(argv: list[str] | None = None) -> int:
     cli = ReplicationCLI("phase_transitions", __doc__.splitlines()[0])
     cli.add_argument("--config", type=existing_file, default=None,
                      help="default: configs/cpu.yaml beside this script (tiny.yaml with --tiny)")
-    cli.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)} (default: all)")
-    cli.add_argument("--jobs", type=int, default=None,
-                     help="run the parts in this many worker processes (default: one per part, at most one per core; "
-                          "1 with --tiny)")
+    cli.add_parts(PARTS)
     args = cli.parse(argv)
-    try:
-        parts = parse_parts(args.parts)
-    except ValueError as err:
-        cli.error(f"argument --parts: {err}")
-    if args.jobs is None:
-        args.jobs = 1 if args.tiny else min(len(parts), os.cpu_count() or 1)
-    if args.jobs < 1:
-        cli.error(f"argument --jobs: must be >= 1 (got {args.jobs})")
+    parts = args.parts
     config = args.config or CONFIGS / ("tiny.yaml" if args.tiny else "cpu.yaml")
     cfg = yaml.safe_load(config.read_text())
     missing = [name for name in parts if {"curie_weiss": "cw"}.get(name, name) not in cfg]
@@ -492,14 +473,7 @@ def main(argv: list[str] | None = None) -> int:
 def calibrate(cfg, config, seeds, device, runs, out, parts: list[str], jobs: int) -> int:
     t0 = time.time()
     jobs_args = [(name, cfg, seeds, str(device), runs, out) for name in parts]
-    if jobs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        threads = max(1, torch.get_num_threads() // min(jobs, len(parts)))
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(run_part, *zip(*jobs_args), [threads] * len(parts)))
-    else:
-        results = [run_part(*job, None) for job in jobs_args]
+    results = run_parts(run_part, jobs_args, jobs)
     results = dict(zip(parts, results))
     title = ("Phase-transition toolkit calibrated on the 2D Ising and Curie-Weiss models"
              + (", and the width threshold of a modular-addition MLP" if "width" in parts else "")
