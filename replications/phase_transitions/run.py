@@ -239,7 +239,6 @@ def part_ising(cfg: dict, seeds: list[int], device, runs: Path, out: Path) -> di
     syn_fo = diagnose(syn, syn_obs)
 
     ex = EXACT["ising"]
-    per = lambda rows, key: ", ".join(f"{r[key]:.4g}" for r in rows)  # noqa: E731
     min_records_tau = min(plan[L]["records"] / tau_prod[L] for L in ic["sizes"])
     checks = [
         Check("Ising T_c: Binder crossings extrapolated in L", ising_sum["T_c"], round(ex["T_c"], 5), TOL["T_c_ising"],
@@ -346,7 +345,6 @@ def part_curie_weiss(cfg: dict, seeds: list[int], device, runs: Path, out: Path)
     cw_z = [float((cw["obs"][N]["binder"][i1] - cw_exact[N]["binder"]) / cw["obs"][N].err["binder"][i1]) for N in cc["sizes"]]
     cw_fo = diagnose(cw_pooled, cw["obs"], g_c=cw_sum["T_c"], window=0.05)
     ecw = EXACT["cw"]
-    per = lambda rows, key: ", ".join(f"{r[key]:.4g}" for r in rows)  # noqa: E731
     checks = [
         Check("Curie-Weiss T_c: Binder crossings extrapolated in N", cw_sum["T_c"], ecw["T_c"], TOL["T_c_cw"], "rel",
               f"{MEAN_FIELD}; seeds: {per(cw_per_seed, 'T_c')}"),
@@ -410,6 +408,11 @@ def run_part(name: str, cfg: dict, seeds: list[int], device: str, runs: Path, ou
     if threads:
         torch.set_num_threads(threads)
     return PARTS[name](cfg, seeds, torch.device(device), runs, out)
+
+
+def per(rows: list[dict], key: str) -> str:
+    """One estimate of every seed, for a check's source column."""
+    return ", ".join(f"{r[key]:.4g}" for r in rows)
 
 
 def clean(a):
