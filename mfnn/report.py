@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+import statistics
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
 
 @dataclass
@@ -97,3 +98,76 @@ class Report:
         from mfnn.dashboards import log_report  # a no-op unless the replication runs with --wandb.enabled=true
         log_report(self, out)
         return out / report_name
+
+
+def spread(values: Sequence[float]) -> str:
+    """mean ± sample standard deviation over seeds (nan-aware: a seed that never got there is named)."""
+    ok = [float(v) for v in values if not (isinstance(v, float) and math.isnan(v))]
+    if not ok:
+        return "never"
+    sd = statistics.stdev(ok) if len(ok) > 1 else 0.0
+    missing = f" ({len(values) - len(ok)} of {len(values)} never)" if len(ok) < len(values) else ""
+    return f"{statistics.mean(ok):.4g} ± {sd:.2g}{missing}"
+
+
+def worst(values: Sequence[float], kind: str) -> float:
+    """The seed that decides an all-seeds rule: the smallest for a lower bound, the largest for an upper one
+    (nan if any seed has no value: a seed that never got there fails the rule)."""
+    if any(math.isnan(v) for v in values):
+        return math.nan
+    return min(values) if kind == "min" else max(values)
+
+
+def deciding(checks: Sequence[Check]) -> Check:
+    """Of one check measured on several seeds, the seed that decides "every seed passes": the first failing
+    seed farthest from its criterion, or, if all pass, the one closest to failing."""
+    def margin(c: Check) -> float:  # > 0 inside the criterion, in units of the tolerance where it has one
+        m = c.measured
+        if c.kind == "true":
+            return 1.0 if m else -1.0
+        if m is None or (isinstance(m, float) and math.isnan(m)):
+            return -math.inf
+        if c.kind == "min":
+            return m - c.expected
+        if c.kind == "max":
+            return c.expected - m
+        width = c.tolerance * (abs(c.expected) if c.kind == "rel" else 1.0)
+        return (width - abs(m - c.expected)) / (width or 1.0)
+    return min(checks, key=margin)
+
+
+def every_seed(per_seed: dict[int, Sequence[Check]]) -> list[Check]:
+    """The checks of several seeds (the same checks in the same order, one list per seed) as one check each
+    that passes only when every seed passes; its measured value is the deciding seed's (`deciding`).
+    Names are taken from the first seed, without any per-seed note in square brackets."""
+    lists = list(per_seed.values())
+    if len({len(c) for c in lists}) != 1:
+        raise ValueError(f"seeds report different numbers of checks: {[len(c) for c in lists]}")
+    seeds = list(per_seed)
+    out = []
+    for row in zip(*lists):
+        decider = deciding(row)
+        seed = seeds[row.index(decider)]
+        base = row[0].name.split(" [")[0]
+        passed = all(c.passed for c in row)
+        # the decider's own verdict is the all-seeds verdict: it is the seed with the smallest margin
+        out.append(replace(decider, name=f"{base}, every seed ({'all pass' if passed else 'fails'}: seed {seed} "
+                                         f"shown, of {len(row)})"))
+    return out
+
+
+def seed_check_table(per_seed: dict[int, Sequence[Check]]) -> str:
+    """Markdown table: one row per check, one column per seed (value and PASS/FAIL), mean ± sd of numeric
+    values, and the all-seeds result."""
+    seeds, lists = list(per_seed), list(per_seed.values())
+    head = ("| check | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± sd | criterion | every seed |\n"
+            + "|---" * (len(seeds) + 4) + "|")
+    rows = []
+    for row in zip(*lists):
+        numeric = [float(c.measured) for c in row if isinstance(c.measured, (int, float))
+                   and not isinstance(c.measured, bool) and c.measured is not None]
+        rows.append(f"| {cell(row[0].name.split(' [')[0])} | "
+                    + " | ".join(f"{cell(c.measured)} {'PASS' if c.passed else 'FAIL'}" for c in row)
+                    + f" | {spread(numeric) if len(numeric) == len(row) else '–'} | {cell(row[0].criterion)} | "
+                    f"{'PASS' if all(c.passed for c in row) else 'FAIL'} |")
+    return "\n".join([head] + rows)

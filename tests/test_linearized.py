@@ -78,3 +78,23 @@ def test_kernel_gd_is_the_linearization_and_the_analytic_kernel_is_its_wide_limi
             bad = kernel_gd(ntk(wrong, x), ntk(wrong, xe, x), f0t, f0, y, 0.5, 100)
             assert float((lin["eval"] - bad["eval"]).square().sum()) > 10 * float((lin["eval"] - inf["eval"]).square().sum())
     assert gaps[1] < gaps[0] / 4, gaps
+
+
+def test_kernel_gd_schedule_equals_the_step_by_step_recursion():
+    from mfnn.analysis.linearized import kernel_gd
+
+    g = torch.Generator().manual_seed(0)
+    X, Xe = torch.randn(12, 3, generator=g, dtype=torch.float64), torch.randn(5, 3, generator=g, dtype=torch.float64)
+    kern = lambda A, B: torch.exp(-torch.cdist(A, B) ** 2 / 2)  # noqa: E731
+    K, Ke = kern(X, X), kern(Xe, X)
+    f0, f0e, y = torch.randn(12, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64), \
+        torch.randn(12, generator=g, dtype=torch.float64)
+    lrs = [0.9, 0.7, 0.5, 0.3, 0.1, 0.0]  # an annealed schedule
+    f, fe = f0.clone(), f0e.clone()
+    for lr in lrs:  # full-batch GD on mean (f - y)^2 of the kernel model, one step at a time
+        grad = 2 * (f - y) / len(X)
+        f, fe = f - lr * K @ grad, fe - lr * Ke @ grad
+    out = kernel_gd(K, Ke, f0, f0e, y, lrs)
+    assert torch.allclose(out["train"], f, atol=1e-12) and torch.allclose(out["eval"], fe, atol=1e-12)
+    constant = kernel_gd(K, Ke, f0, f0e, y, 0.4, 7)
+    assert torch.allclose(kernel_gd(K, Ke, f0, f0e, y, [0.4] * 7)["eval"], constant["eval"], atol=1e-12)

@@ -74,3 +74,14 @@ def test_semantic_rule_is_even_in_Q():
 def test_theory_alpha_c_reads_the_converged_table():
     th = attention_d.theory_alpha_c(0.3)
     assert th["n_gh"] == 16 and 1.2 < th["value"] < 1.3 and 0 < th["error"] < 0.05
+
+
+def test_an_off_grid_midpoint_is_labelled_on_its_own_side():
+    alphas = [1.0, 1.25, 1.5, 2.0, 3.0, 4.0]
+    assert [attention_d.grid_side(alphas, a) for a in (0.47, 1.0, 2.4, 4.0, 6.5)] == \
+        ["below", "on", "on", "on", "above"]
+    fraction = [0.44, 0.78, 0.67, 0.78, 0.89, 0.89]  # d = 10 of the committed run: mostly semantic already
+    low = attention_d.off_grid_label(alphas, {"alpha_50": 0.47, "alpha_50_err": 0.49}, fraction)
+    assert low.startswith("< 1 (off the grid") and "fraction 0.44 at α = 1" in low
+    high = attention_d.off_grid_label(alphas, {"alpha_50": 8.2, "alpha_50_err": 2.0}, [0.0, 0.1, 0.1, 0.2, 0.2, 0.3])
+    assert high.startswith("> 4 (off the grid") and "fraction 0.30 at α = 4" in high

@@ -34,19 +34,37 @@ def test_gromov_route_tiny(tmp_path, capsys):
     assert "| check | measured |" in printed and f"wrote 6 files to {out}" in printed
 
 
-def test_nanda_route_tiny(tmp_path, capsys):
-    out = run_tiny(nanda, tmp_path)
-    for name in ("report.md", "metrics.json", "progress.png"):
+def test_nanda_route_tiny_over_seeds(tmp_path, capsys):
+    import pytest
+
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    assert nanda.main(["--tiny", "--seeds", "2", "--seed", "4", "--out", str(out), "--runs", str(runs)]) == 0
+    for name in ("seed_4/report.md", "seed_4/progress.png", "seed_4/fourier.png", "seed_5/metrics.json",
+                 "report.md", "metrics.json", "seeds.png"):
         assert (out / name).stat().st_size > 0, name
-    report = json.loads((out / "metrics.json").read_text())
-    metrics = report["metrics"]
-    assert len(metrics["key_frequencies"]) == 2 and metrics["steps"] == 60
-    n = metrics["n_key_frequencies"]
-    assert 0 <= n <= 5 and len(metrics["key_frequencies_counted"]) == n
-    names = [c["name"] for c in report["checks"]]
-    assert any(name.startswith("number of key frequencies") for name in names)
-    assert any(f"= 4 x {n} key frequencies" in name for name in names)
-    assert "key frequencies:" in capsys.readouterr().out
+    per = {s: json.loads((out / f"seed_{s}" / "metrics.json").read_text()) for s in (4, 5)}
+    for s, report in per.items():
+        metrics = report["metrics"]
+        assert metrics["seed"] == s and len(metrics["key_frequencies"]) == 2 and metrics["steps"] == 60
+        n = metrics["n_key_frequencies"]
+        assert 0 <= n <= 5 and len(metrics["key_frequencies_counted"]) == n
+        assert [c["measured"] for c in report["checks"]][-1] == metrics["significant_logit_components"] - 4 * n
+    # a seed draws its own initialisation and train split
+    assert per[4]["metrics"]["final"]["train_loss"] != per[5]["metrics"]["final"]["train_loss"]
+    both = json.loads((out / "metrics.json").read_text())
+    assert both["metrics"]["seeds"] == [4, 5] and len(both["checks"]) == len(per[4]["checks"]) == 10
+    for k, check in enumerate(both["checks"]):  # all seeds pass exactly when the combined check passes
+        assert check["passed"] == all(per[s]["checks"][k]["passed"] for s in per)
+        assert "every seed" in check["name"]
+    printed = capsys.readouterr().out
+    assert "key frequencies:" in printed and "2 seeds" in printed
+    # --report-only re-reads the seed folders: the same report, no training
+    first = (out / "report.md").read_text()
+    assert nanda.main(["--report-only", "--seeds", "2", "--seed", "4", "--out", str(out), "--runs", str(runs)]) == 0
+    assert (out / "report.md").read_text() == first
+    with pytest.raises(SystemExit):  # one clear line, nothing written
+        nanda.main(["--report-only", "--seed", "7", "--out", str(out), "--runs", str(runs)])
+    assert "no seed_<s>/metrics.json" in capsys.readouterr().err and not (out / "seed_7").exists()
 
 
 def test_gromov_refuses_unknown_parts_before_writing(tmp_path, capsys):

@@ -15,3 +15,24 @@ def test_checks_and_files(tmp_path):
     assert md.count("PASS") == 2 and md.count("FAIL") == 3
     data = json.loads((tmp_path / "metrics.json").read_text())
     assert data["passed"] is False and len(data["checks"]) == 5
+
+
+def test_every_seed_passes_only_when_all_seeds_pass_and_shows_the_deciding_seed():
+    from mfnn.report import every_seed, seed_check_table
+
+    def seed(acc: float, epoch: float, keys: int) -> list[Check]:
+        return [Check("final accuracy", acc, 0.99, kind="min"), Check("phase ends [needs 10k]", epoch, 1400, 0.5, kind="rel"),
+                Check("key frequencies", keys, 4, 1)]
+    per_seed = {0: seed(1.0, 1200, 3), 1: seed(0.995, 2000, 4), 2: seed(0.97, 1500, 6)}
+    acc, phase, keys = every_seed(per_seed)
+    assert not acc.passed and acc.measured == 0.97 and "seed 2" in acc.name   # the failing seed decides
+    assert phase.passed and phase.measured == 2000 and "seed 1" in phase.name  # all pass: the closest to failing
+    assert phase.name.startswith("phase ends, every seed")                       # per-seed notes dropped
+    assert not keys.passed and keys.measured == 6
+    table = seed_check_table(per_seed)
+    assert "| final accuracy | 1 PASS | 0.995 PASS | 0.97 FAIL | 0.9883 ± 0.016 | >= 0.99 | FAIL |" in table
+    assert "| phase ends | 1200 PASS | 2000 PASS | 1500 PASS |" in table
+    assert every_seed({0: seed(1.0, 1400, 4)})[0].passed
+    import pytest
+    with pytest.raises(ValueError):
+        every_seed({0: seed(1.0, 1400, 4), 1: seed(1.0, 1400, 4)[:2]})

@@ -16,9 +16,11 @@ Jacobian is ever stored):  K = s_N^2 H_L H_L'^T + sum_l (Delta_l Delta_l'^T) * (
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 
+from mfnn.errors import require
 from mfnn.theory.kernels import KernelSpec, ntk
 
 
@@ -68,37 +70,47 @@ def _outputs(net, x: torch.Tensor) -> torch.Tensor:
 
 
 def kernel_gd(K: torch.Tensor, K_eval: torch.Tensor, f0_train: torch.Tensor, f0_eval: torch.Tensor,
-              y_train: torch.Tensor, lr: float, steps: int) -> dict:
+              y_train: torch.Tensor, lr: float | Sequence[float], steps: int | None = None) -> dict:
     """Closed-form full-batch GD of a kernel model f = f_0 + K(., X) alpha on the mean squared error.
 
     K (n, n) and K_eval (m, n) are the tangent kernel on the training points and between evaluation and training
-    points; f0_train (n,) and f0_eval (m,) the initial function. Returns {"eval": f_T(x_eval) (m,), "train":
-    f_T(X) (n,), "max_step_eigen": c lam_max} (float64), c = 2 lr / n."""
+    points; f0_train (n,) and f0_eval (m,) the initial function. lr: one step size for `steps` steps, or a
+    schedule (one step size per step, e.g. an annealed lr; then `steps` is its length). Returns {"eval": f_T(x_eval)
+    (m,), "train": f_T(X) (n,), "max_step_eigen": c lam_max} (float64), c = 2 lr / n (its largest value)."""
     K, K_eval = K.double(), K_eval.double()
     lam, V = torch.linalg.eigh(K)
     lam = lam.clamp_min(0)
-    c = 2 * lr / len(K)
     y = y_train.reshape(-1).double()
-    r0 = f0_train.reshape(-1).double() - y
-    decay = 1 - c * lam
-    geo = torch.where(c * lam > 1e-12, (1 - decay**steps) / (c * lam).clamp_min(1e-300),
-                      torch.full_like(lam, float(steps)))  # sum_{t<T} (1 - c lam)^t
-    coef = V @ (geo * (V.T @ r0))
-    return {"eval": f0_eval.reshape(-1).double() - c * K_eval @ coef,
-            "train": y + V @ (decay**steps * (V.T @ r0)),
-            "max_step_eigen": float(c * lam.max())}  # > 2: the linear model's GD diverges along the top mode
+    r0 = V.T @ (f0_train.reshape(-1).double() - y)  # the initial residual in K's eigenbasis
+    if isinstance(lr, (int, float)):
+        c = 2 * lr / len(K)
+        decay = (1 - c * lam) ** steps
+        gain = torch.where(c * lam > 1e-12, (1 - decay) / lam.clamp_min(1e-300),
+                           torch.full_like(lam, c * steps))  # sum_{t<T} c (1 - c lam)^t
+        c_max = c
+    else:  # residual r_{t+1} = (1 - c_t lam) r_t per mode; the function moves by c_t K r_t
+        cs = [2 * float(v) / len(K) for v in lr]
+        require(steps is None or steps == len(cs), "steps", f"must be the schedule's length {len(cs)} (got {steps})")
+        decay, gain = torch.ones_like(lam), torch.zeros_like(lam)
+        for c in cs:
+            gain += c * decay
+            decay = decay * (1 - c * lam)
+        c_max = max(cs)
+    return {"eval": f0_eval.reshape(-1).double() - K_eval @ (V @ (gain * r0)),
+            "train": y + V @ (decay * r0),
+            "max_step_eigen": float(c_max * lam.max())}  # > 2: the linear model's GD diverges along the top mode
 
 
-def linearized_gd(net0, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor, lr: float,
-                  steps: int) -> dict:
+def linearized_gd(net0, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor,
+                  lr: float | Sequence[float], steps: int | None = None) -> dict:
     """Predictions on x_eval (and x_train) of net0's linearization after `steps` full-batch GD steps of size lr
     (the effective per-parameter step, i.e. after any width multiplier) on the mean squared error."""
     return kernel_gd(empirical_ntk(net0, x_train, x_train), empirical_ntk(net0, x_eval, x_train),
                      _outputs(net0, x_train), _outputs(net0, x_eval), y_train, lr, steps)
 
 
-def infinite_width_gd(net0, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor, lr: float,
-                      steps: int) -> dict:
+def infinite_width_gd(net0, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor,
+                      lr: float | Sequence[float], steps: int | None = None) -> dict:
     """The same GD with the *analytic* infinite-width NTK of net0's law (mfnn.theory.kernels) in place of its
     empirical one, from net0's own initial function: where a lazy net of this law and this f_0 ends as N -> oo.
 

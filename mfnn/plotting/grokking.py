@@ -245,3 +245,41 @@ def fourier_figure(W_E_power: torch.Tensor, key_freqs: list[int], logit_norms: t
     axes[2].set_title("largest single 2D Fourier components"), axes[2].legend(fontsize=8)
     fig.tight_layout()
     return save(fig, path)
+
+
+def transformer_seeds_figure(histories: dict[int, dict[str, list[float]]], W_E_powers: dict[int, torch.Tensor],
+                             key_freqs: dict[int, list[int]], phases: dict[int, dict[str, float]], path: Path) -> Path:
+    """Nanda et al. over seeds, one colour per seed. Left: train (dashed) and test loss, each seed's phase
+    boundaries as ticks on the top edge. Middle: excluded (solid) and restricted (dotted) loss. Right: W_E's
+    Fourier power share per frequency, the counted key frequencies marked."""
+    fig, axes = subplots(1, 3, figsize=(17, 4.8), gridspec_kw={"width_ratios": [1.0, 1.0, 1.2]})
+    colours = dict(zip(histories, colormaps["viridis"](np.linspace(0, 0.85, len(histories)))))
+    markers = {"memorisation_end": "v", "circuit_formation_end": "s", "cleanup_end": "D"}
+    for seed, h in histories.items():
+        c, s = colours[seed], h["step"]
+        axes[0].plot(s, h["train_loss"], color=c, ls="--", lw=1)
+        axes[0].plot(s, h["test_loss"], color=c, lw=1.5, label=f"seed {seed}")
+        axes[1].plot(s, h["excluded_loss"], color=c, lw=1.5, label=f"seed {seed}: excluded")
+        axes[1].plot(s, h["restricted_loss"], color=c, ls=":", lw=1.5)
+        for name, step in phases[seed].items():
+            if step is not None and not math.isnan(step):
+                axes[0].plot([step], [1.0], marker=markers.get(name, "o"), color=c, ms=7, ls="none",
+                             transform=axes[0].get_xaxis_transform(), clip_on=False)
+    for ax, title in ((axes[0], "test loss (train dashed); ticks: memorisation ▼, circuit ■, cleanup ◆ ends"),
+                      (axes[1], "excluded loss (solid), restricted loss (dotted)")):
+        ax.set_yscale("log"), ax.set_xlabel("epoch"), ax.set_ylabel("cross-entropy")
+        ax.set_title(title, fontsize=9), ax.legend(fontsize=7)
+    ax = axes[2]
+    width = 0.8 / len(W_E_powers)
+    for i, (seed, power) in enumerate(W_E_powers.items()):
+        share = (power[1:] / power[1:].sum()).float().numpy()
+        k = np.arange(1, len(power)) + (i - (len(W_E_powers) - 1) / 2) * width
+        ax.bar(k, share, width=width, color=colours[seed], label=f"seed {seed}: key {sorted(key_freqs[seed])}")
+        for f in key_freqs[seed]:
+            ax.annotate(str(f), (k[f - 1], share[f - 1]), textcoords="offset points", xytext=(0, 2), ha="center",
+                        fontsize=7, color=colours[seed])
+    ax.axhline(0.05, color="k", ls="--", lw=0.8, label="5%: counted as key")
+    ax.set_xlabel("frequency k"), ax.set_ylabel("share of W_E's non-constant Fourier power")
+    ax.set_title("key frequencies per seed"), ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, path)

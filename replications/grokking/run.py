@@ -27,7 +27,7 @@ from mfnn.callbacks import NeuronCloud
 from mfnn.callbacks.stop import StopWhenSettled
 from mfnn.experiment import CONFIGS, ReplicationCLI, fit, run_parts, staged_output
 from mfnn.plotting.grokking import gromov_curves, gromov_weights, sweep_figure
-from mfnn.report import Check, Report
+from mfnn.report import Check, Report, spread, worst
 
 GD_CONFIG = CONFIGS / "grokking" / "gromov_gd.yaml"
 MLP_CONFIG = CONFIGS / "grokking" / "gromov_mlp.yaml"
@@ -77,24 +77,6 @@ def analyse_member(hk: dict, W_in: torch.Tensor, W_out: torch.Tensor, p: int) ->
             "phase_fraction_within_pi_8": float((ph["phase_sum"].abs() < math.pi / 8).float().mean()),
             "phase_resultant_length": float(torch.exp(1j * ph["phase_sum"].double()).mean().abs()),
             "distinct_neuron_frequencies": int(freq.unique().numel())}
-
-
-def spread(values: list[float]) -> str:
-    """mean ± sample standard deviation over seeds (nan-aware: a seed that never got there is named)."""
-    ok = [v for v in values if not math.isnan(v)]
-    if not ok:
-        return "never"
-    sd = statistics.stdev(ok) if len(ok) > 1 else 0.0
-    missing = f" ({len(values) - len(ok)} of {len(values)} never)" if len(ok) < len(values) else ""
-    return f"{statistics.mean(ok):.4g} ± {sd:.2g}{missing}"
-
-
-def worst(values: list[float], kind: str) -> float:
-    """The seed that decides an all-seeds rule: the smallest for a lower bound, the largest for an upper one
-    (nan if any seed has no value: a seed that never got there fails the rule)."""
-    if any(math.isnan(v) for v in values):
-        return math.nan
-    return min(values) if kind == "min" else max(values)
 
 
 SEED_COLUMNS = [("step_train_acc_100", "train = 100% at", "{:g}"), ("step_test_acc_99", "test >= 99% at", "{:g}"),

@@ -192,6 +192,21 @@ def thresholds(alphas, outcomes: np.ndarray, n_boot: int, rng) -> dict:
             "width_err": float(0.5 * (q[1, 1] - q[0, 1]))}
 
 
+def grid_side(alphas, alpha_50: float) -> str:
+    """Where a logistic midpoint lies against the alpha grid: "on", "below" or "above" it (off the grid the
+    midpoint is only a one-sided bound)."""
+    return "below" if alpha_50 < min(alphas) else "above" if alpha_50 > max(alphas) else "on"
+
+
+def off_grid_label(alphas, thr_d: dict, fraction: list[float]) -> str:
+    """A table cell for a midpoint off the grid: the bound on its side, the logistic's value and the observed
+    fraction semantic at the nearest end of the grid."""
+    below = thr_d["alpha_50"] < min(alphas)
+    end, f_end = (min(alphas), fraction[0]) if below else (max(alphas), fraction[-1])
+    return (f"{'<' if below else '>'} {end:g} (off the grid; logistic {thr_d['alpha_50']:.2f} ± "
+            f"{thr_d['alpha_50_err']:.2f}, fraction {f_end:.2f} at α = {end:g})")
+
+
 def teacher_split_null(values: np.ndarray, n_split: int, rng) -> np.ndarray:
     """Null distribution of the RMS over d of (mean of one random half of the teachers - mean of the other).
     values: (D, T). Our mean against the authors' mean has variance s^2/T + s^2/T_authors, the half-split
@@ -274,6 +289,7 @@ def analyse(ac: dict, gd: dict, seeds, out: Path, device) -> dict:
     inside = [d for d in dims if min(alphas) <= thr[d]["alpha_50"] <= max(alphas)]
     for d in dims:
         thr[d]["on_grid"] = d in inside
+        thr[d]["side"] = grid_side(alphas, thr[d]["alpha_50"])
     nan_law = {"slope": float("nan"), "slope_err": float("nan"), "amplitude": float("nan"), "chi2_dof": float("nan")}
     width_law = power_law(inside, [thr[d]["width"] for d in inside], [max(thr[d]["width_err"], 1e-6) for d in inside]) \
         if len(inside) >= 2 else nan_law
@@ -398,7 +414,7 @@ def markdown(m, comparisons, groups, thr, dims, alphas, theory, a_scale, ref) ->
     head = "| d | " + " | ".join(f"α={a:g}" for a in alphas) + " | α_50 ± err | width ± err |\n|---|" + "---|" * (len(alphas) + 2)
     rows = [f"| {d} | " + " | ".join(f"{f:.2f} / {t:.2f}" for f, t in zip(fr[str(d)]["mean"], th[str(d)]["mean"]))
             + (f" | {thr[d]['alpha_50']:.2f} ± {thr[d]['alpha_50_err']:.2f} | {thr[d]['width']:.2f} ± {thr[d]['width_err']:.2f} |"
-               if thr[d]["on_grid"] else f" | > {max(alphas):g} (off the grid) | - |")
+               if thr[d]["on_grid"] else f" | {off_grid_label(alphas, thr[d], fr[str(d)]['mean'])} | - |")
             for d in dims]
     cf, ct, fc = m["crossings_fraction"], m["crossings_theta"], m["collapse_fraction"]
     cross = "; ".join(f"{c['pair'][0]}/{c['pair'][1]}: {c['g']:.3f} ± {c['err']:.3f}" for c in cf["crossings"])
@@ -491,11 +507,14 @@ def collapse_width_figure(obs_frac, fit_frac, thr, width_law, midpoint_law, dims
     d = np.array(on, float)
     w, we = np.array([thr[k]["width"] for k in on]), np.array([thr[k]["width_err"] for k in on])
     a5, a5e = np.array([thr[k]["alpha_50"] for k in on]), np.array([thr[k]["alpha_50_err"] for k in on])
-    off = [k for k in dims if not thr[k]["on_grid"]]
-    if off:
-        top = max(obs_frac[dims[0]].g)
-        ax.errorbar(off, [top] * len(off), yerr=[[0] * len(off), [0.3 * top] * len(off)], lolims=True, ls="none",
-                    color="tab:orange", marker="_", label=rf"$\alpha_{{50}}$ > {top:g} (off the grid)")
+    grid = obs_frac[dims[0]].g
+    for side, edge, sign in (("above", max(grid), 1), ("below", min(grid), -1)):
+        off = [k for k in dims if not thr[k]["on_grid"] and thr[k].get("side", "above") == side]
+        if off:  # a one-sided bound: an arrow from the grid's edge, pointing off the grid
+            ax.errorbar(off, [edge] * len(off), yerr=[[0.3 * edge if sign < 0 else 0] * len(off),
+                                                      [0.3 * edge if sign > 0 else 0] * len(off)],
+                        lolims=sign > 0, uplims=sign < 0, ls="none", color="tab:orange", marker="_",
+                        label=rf"$\alpha_{{50}}$ {'>' if sign > 0 else '<'} {edge:g} (off the grid)")
     ax.errorbar(d, w, we, marker="o", color="tab:blue", capsize=2, ls="none", label="logistic width w")
     if len(on) >= 2:
         ax.plot(d, width_law["amplitude"] * d ** width_law["slope"], color="tab:blue", lw=1,

@@ -18,6 +18,7 @@ distance, each as a z-score against the seed-to-seed null; placebos show both th
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import sys
@@ -30,11 +31,13 @@ import torch.nn.functional as F
 from mfnn.analysis.clouds import (energy_distance, fourfold_order, median_bandwidth, mmd, null_score, particles,
                                   split_distance)
 from mfnn.callbacks import ForegroundCheck
-from mfnn.callbacks.foreground import StateSnapshots
-from mfnn.experiment import CONFIGS, ReplicationCLI, fit, positive_int, staged_output
+from mfnn.callbacks.foreground import AnnealLR, StateSnapshots
+from mfnn.experiment import CONFIGS, ReplicationCLI, fit, positive_int, run_parts, staged_output
 from mfnn.foreground import resampled_background_loss
 from mfnn.foreground.converge import converge, gradient_norms
-from mfnn.plotting.self_consistency import figures
+from mfnn.analysis.linearized import empirical_ntk, kernel_gd
+from mfnn.theory.kernels import KernelSpec, ntk
+from mfnn.plotting.self_consistency import figures, width_figure
 from mfnn.report import Check, Report
 
 SEEDS = 5  # backgrounds per group: 10 seed-to-seed pairs for the null (plus one held-out seed for the placebos)
@@ -48,6 +51,8 @@ TOL = 1e-4  # |grad V|: the sample objective's gradient jumps by ~|a r u| / n wh
 EARLY_STEP = 500
 DEAD = 0.1  # |theta| below which a neuron counts as sitting at the origin (init |theta| ~ 2)
 TRAJECTORY_STEPS = 1500  # mean_field.yaml's length = the Ensemble's constant-lr phase
+KERNEL_GRID = 24  # points per side of the grid the analytic NTK is evaluated on (576 points: ~15 s per law)
+Z_KERNEL = 3.0  # "kernel stayed": the final NTK's distance to the analytic one within 3 sd of the init null
 TINY = {"members": ["--trainer.max_steps=40", "--model.init_args.member.init_args.width=32",
                     "--data.init_args.batch_size=64", "--data.init_args.val_size=256",
                     "--trainer.check_val_every_n_epoch=1", "--data.init_args.steps_per_epoch=10"],
@@ -69,19 +74,26 @@ def callbacks_arg(steps: int, anneal_from: int, snapshots: list[int]) -> str:
     return "--trainer.callbacks=" + json.dumps(cbs)
 
 
-def fit_group(name: str, seeds: list[int], runs: Path, tiny: bool) -> dict:
-    """Train one Ensemble config; return its members' nets, clouds (final and snapshots) and settings."""
+def fit_group(name: str, seeds: list[int], runs: Path, tiny: bool, width: int | None = None) -> dict:
+    """Train one Ensemble config (at its own width, or `width`); return its members' nets, clouds (final and
+    snapshots) and settings."""
     steps, anneal_from = (40, 20) if tiny else (2000, 1500)
-    snaps = [10, 20] if tiny else [EARLY_STEP, TRAJECTORY_STEPS]
+    snaps = [0, 10, 20] if tiny else [0, EARLY_STEP, TRAJECTORY_STEPS]
     config = CONFIGS / "self_consistency" / f"{name}_seeds.yaml"
     args = [f"--model.init_args.seeds={json.dumps(seeds)}", f"--seed_everything={seeds[0]}",
             f"--data.init_args.seed={seeds[0]}", *(TINY["members"] if tiny else []),
             callbacks_arg(steps, anneal_from, snaps)]
+    if width is not None:
+        args.append(f"--model.init_args.member.init_args.width={width}")
     run = fit(config, *args, runs=runs)
     ens = run.model
     wds = ens.member_weight_decay.tolist() or [0.0] * ens.members
     snap = run.callback(StateSnapshots).states
     nets = [ens.member_module(k).net.eval() for k in range(ens.members)]
+    # the per-parameter step (mean field: lr x N) that AnnealLR scaled; every member shares it
+    base_lrs = {g.get("anneal_base_lr", g["lr"]) for g in run.cli.trainer.optimizers[0].param_groups}
+    assert len(base_lrs) == 1, base_lrs
+    lr = base_lrs.pop()
 
     def snap_cloud(step, k):
         sd = snap[step]
@@ -89,8 +101,10 @@ def fit_group(name: str, seeds: list[int], runs: Path, tiny: bool) -> dict:
         return torch.cat([get("net__W_in"), get("net__b_in")[:, None], get("net__a")], 1)
 
     return {"nets": nets, "wd": wds, "seconds": run.seconds, "clouds": [particles(n.neurons(0)) for n in nets],
-            "early": [snap_cloud(snaps[0], k) for k in range(ens.members)],
-            "mid": [snap_cloud(snaps[1], k) for k in range(ens.members)], "val": run.datamodule.splits["val"]}
+            "init": [snap_cloud(snaps[0], k) for k in range(ens.members)],
+            "early": [snap_cloud(snaps[1], k) for k in range(ens.members)],
+            "mid": [snap_cloud(snaps[2], k) for k in range(ens.members)], "val": run.datamodule.splits["val"],
+            "schedule": [lr * AnnealLR(anneal_from, steps).factor(t) for t in range(steps)]}
 
 
 def null_of(clouds: list[torch.Tensor], stat) -> torch.Tensor:
@@ -170,6 +184,50 @@ def analyse_group(group: dict, idx: list[int], objectives: dict, n_neurons: int,
     return out
 
 
+def at_init(net, init: torch.Tensor):
+    """A copy of a trained two-layer `net` with its initial neurons `init` (M, 4) = (w1, w2, b, a) put back."""
+    net0 = copy.deepcopy(net)
+    with torch.no_grad():
+        net0.W_in.copy_(init[:, :2]), net0.b_in.copy_(init[:, 2]), net0.a.copy_(init[:, 3:])
+    return net0
+
+
+def kernel_reference(group: dict, idx: list[int], fg_seeds: int, n_side: int) -> dict:
+    """The infinite-width (analytic) NTK as the lazy reference of one Ensemble group (wd 0 only: the kernel
+    flow has no decay term). For every background, on an n_side^2 grid of the input law:
+    - kernel: |K - K_inf| / |K_inf| for its empirical NTK at init and at the end; the null is the init values
+      of the group's SEEDS backgrounds (the finite-width fluctuation), the end value is read against it.
+    - function: |f_T - f_NTK| / |y|, f_NTK the analytic-NTK gradient flow from the background's own f_0 under
+      its own lr schedule (the expected SGD step on fresh data is the population gradient, here the grid mean),
+      and the same with each other seed's prediction (a prediction that ignores this background's init)."""
+    xk, yk = grid(n_side)
+    yk = yk.double()
+    net = group["nets"][idx[0]]
+    K_inf = ntk(KernelSpec.of(net), xk, width=net.width) / net.sgd_lr_scale  # the limit of empirical_ntk
+    dist = lambda K: float((K - K_inf).norm() / K_inf.norm())  # noqa: E731
+    out = {"seeds": [], "null": [], "grid": n_side}
+    predictions, functions = [], []
+    for j, k in enumerate(idx[:SEEDS]):
+        net, net0 = group["nets"][k], at_init(group["nets"][k], group["init"][k])
+        out["null"].append(dist(empirical_ntk(net0, xk, xk)))
+        if j < fg_seeds:
+            with torch.no_grad():
+                f0, f = net0(xk).double(), net(xk).double()
+            predictions.append(kernel_gd(K_inf, K_inf, f0, f0, yk, group["schedule"])["eval"])
+            functions.append(f)
+            out["seeds"].append({"seed": k, "kernel_init": out["null"][-1],
+                                 "kernel_end": dist(empirical_ntk(net, xk, xk)),
+                                 "function_vs_ntk": float((f - predictions[-1]).norm() / yk.norm()),
+                                 "f_minus_y": float((f - yk).norm() / yk.norm()),
+                                 "f0_size": float(f0.norm() / yk.norm())})
+    null = torch.tensor(out["null"])
+    for j, res in enumerate(out["seeds"]):
+        res["kernel_z"] = float((res["kernel_end"] - null.mean()) / null.std())
+        res["function_vs_other_seeds"] = [float((functions[j] - p).norm() / yk.norm())
+                                          for i, p in enumerate(predictions) if i != j]
+    return out
+
+
 def characteristic_flow(runs: Path, seed: int, tiny: bool, group: dict, idx: list[int]) -> dict:
     """Second view: fresh neurons replay the recorded background velocity field (ForegroundCheck,
     trajectory mode). Read against the null of the Ensemble's same-seed backgrounds at the same step."""
@@ -222,6 +280,16 @@ def checks(report: Report, res: dict) -> None:
                [s["fourfold_bg"] for s in mf0["seeds"]], -0.3, "max", "clover leaf on the diagonals")
     seed_check(report, "lazy: z of MMD(FG, BG) (own-term fit, s = 1/sqrt N)", vals(lz, "own_term", "mmd"),
                Z_APART, "min", "the post: a GP-like background's foreground does not align")
+    kl, km = res["kernel"]["lazy"], res["kernel"]["mean_field"]
+    seed_check(report, "lazy: z of |K_end - K_inf| (empirical NTK at the end vs the analytic infinite-width NTK) "
+               "against the init null", [s["kernel_z"] for s in kl["seeds"]], Z_KERNEL, "max",
+               "a GP-like (lazy) background keeps its kernel: it moves less than its finite-width fluctuation")
+    seed_check(report, "mean-field wd 0 (the contrast): z of |K_end - K_inf| against the init null",
+               [s["kernel_z"] for s in km["seeds"]], Z_KERNEL, "min",
+               "a feature-learning background leaves its kernel: the lazy check above can fail")
+    seed_check(report, "lazy: |f_end - f_NTK(own f_0)| / closest other-seed prediction's distance",
+               [s["function_vs_ntk"] / min(s["function_vs_other_seeds"]) for s in kl["seeds"]], 1.0, "max",
+               "the lazy background ends where the analytic NTK flow from its own initial function ends")
     for g, label in ((mf0, "wd 0"), (mfd, "wd 0.01"), (lz, "lazy")):
         seed_check(report, f"placebo {label}: BG of a held-out seed in place of FG, z(MMD)",
                    pvals(g, "heldout", "mmd"), Z_ALIGN, "max", "the alignment test accepts the same law"
@@ -233,6 +301,76 @@ def checks(report: Report, res: dict) -> None:
                pvals(mf0, "early", "mmd"), Z_APART, "min", "the kernel resolves the cloud's shape")
     report.add(Check("characteristic flow (trajectory replay): z of MMD(FG, BG)", flow["mmd"]["z"], Z_ALIGN, kind="max",
                      source="mean-field characteristic flow reproduces the recorded background"))
+
+
+def sweep_rows(sweep: dict, headline: dict | None) -> dict[int, dict]:
+    """Every width's two mean-field groups, the headline's width included when it ran."""
+    rows = {int(n): w for n, w in sweep.items()}
+    if headline is not None:
+        rows[headline["width"]] = {"mf_wd": headline["mf_wd"], "mf_wd0": headline["mf_wd0"]}
+    return dict(sorted(rows.items()))
+
+
+WIDTH_COLUMNS = [  # (group, objective or None for a background quantity, key, label)
+    ("mf_wd", "test_particle", "fraction_converged", "wd 0.01 test particle: fraction converged"),
+    ("mf_wd", "test_particle", "mmd", "wd 0.01 test particle: z(MMD)"),
+    ("mf_wd", "test_particle", "alive_mmd", "wd 0.01 test particle: z(MMD), off-origin neurons only"),
+    ("mf_wd", "test_particle", "loss_ratio", "wd 0.01 test particle: FG loss / resampled BG loss"),
+    ("mf_wd", "test_particle", "dead", "wd 0.01: FG fraction at the origin"),
+    ("mf_wd", "test_particle", "bg_dead", "wd 0.01: BG fraction at the origin"),
+    ("mf_wd", None, "bg_val_mse", "wd 0.01: BG held-out MSE"),
+    ("mf_wd0", "own_term", "fraction_converged", "wd 0 own-term fit: fraction converged"),
+    ("mf_wd0", "own_term", "mmd", "wd 0 own-term fit: z(MMD)"),
+    ("mf_wd0", "own_term", "loss_ratio", "wd 0 own-term fit: FG loss / resampled BG loss"),
+    ("mf_wd0", "own_term", "mean_abs_a", "wd 0 own-term fit: FG mean |a|"),
+    ("mf_wd0", "own_term", "bg_mean_abs_a", "wd 0: BG mean |a|"),
+    ("mf_wd0", None, "bg_val_mse", "wd 0: BG held-out MSE"),
+    ("mf_wd0", None, "heldout", "wd 0 placebo: held-out BG, z(MMD)"),
+]
+
+
+def width_values(group: dict, objective: str | None, key: str) -> list[float]:
+    """One number per foreground seed of a group: an objective's result or a background quantity."""
+    out = []
+    for s in group["seeds"]:
+        if objective is None:
+            out.append(s["placebo"]["heldout"]["mmd"]["z"] if key == "heldout" else s[key])
+            continue
+        o = s["objectives"][objective]
+        if key == "loss_ratio":
+            out.append(o["fg_loss"] / s["resampled_loss"])
+        elif key in ("mmd", "alive_mmd"):
+            out.append(o[key]["z"] if key in o else float("nan"))
+        else:
+            out.append(o[key])
+    return out
+
+
+def width_checks(report: Report, sweep: dict, headline: dict | None) -> None:
+    """The post's claim at the widest background run (the sweep's other widths are in its table)."""
+    rows = sweep_rows(sweep, headline)
+    n = max(rows)
+    w = rows[n]
+    post = f"the post: foreground cloud and loss match the trained background's (at the widest N = {n})"
+    for group, obj, label in (("mf_wd", "test_particle", "wd 0.01, test particle"), ("mf_wd0", "own_term", "wd 0, own-term fit")):
+        seed_check(report, f"width {n}, mean-field {label}: z of MMD(FG, BG)", width_values(w[group], obj, "mmd"),
+                   Z_ALIGN, "max", post)
+        seed_check(report, f"width {n}, mean-field {label}: FG loss / loss of M neurons resampled from BG",
+                   width_values(w[group], obj, "loss_ratio"), LOSS_FACTOR, "max", post)
+    seed_check(report, f"width {n}, placebo wd 0: BG of a held-out seed in place of FG, z(MMD)",
+               width_values(w["mf_wd0"], None, "heldout"), Z_ALIGN, "max", "the null is right at this width too")
+
+
+def width_table(sweep: dict, headline: dict | None) -> str:
+    rows = sweep_rows(sweep, headline)
+    lines = ["## The post's protocol across background widths", "",
+             f"Backgrounds as in the headline ({SEEDS} + 1 seeds per group, the same schedule) at N = "
+             f"{', '.join(str(n) for n in rows)}; {FG_SEEDS} converged foregrounds per group; every z against that "
+             "width's own seed-to-seed null. Per seed, then mean ± sd.", "",
+             "| quantity | " + " | ".join(f"N = {n}" for n in rows) + " |", "|---" * (len(rows) + 1) + "|"]
+    for group, obj, key, label in WIDTH_COLUMNS:
+        lines.append(f"| {label} | " + " | ".join(per_seed(width_values(w[group], obj, key)) for w in rows.values()) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def tables(res: dict) -> str:
@@ -281,6 +419,25 @@ def tables(res: dict) -> str:
             row(f"placebo {name}: z(energy)", [s["placebo"][p]["energy"]["z"] for s in S])
             row(f"placebo {name}: z(MMD, median bandwidth)", [s["placebo"][p]["mmd_median_bw"]["z"] for s in S])
         lines.append("")
+    lines += ["### The infinite-width (analytic) NTK as the lazy reference", "",
+              f"Empirical NTK of each background on a {res['kernel']['lazy']['grid']}² grid against the analytic "
+              "infinite-width NTK of its law (`mfnn.theory.kernels.ntk`), relative Frobenius distance; the null is the "
+              f"init distance of the group's {SEEDS} backgrounds (finite-width fluctuation). f_NTK: the analytic-NTK "
+              "gradient flow from the background's own f_0 under its lr schedule (`mfnn.analysis.linearized.kernel_gd`), "
+              "distances relative to |y|.", "", "| quantity | lazy (NTK), per seed | mean-field wd 0, per seed |",
+              "|---|---|---|"]
+    kl, km = res["kernel"]["lazy"], res["kernel"]["mean_field"]
+    for key, name in (("kernel_init", "|K_init - K_inf| / |K_inf|"), ("kernel_end", "|K_end - K_inf| / |K_inf|"),
+                      ("kernel_z", "z of the end distance against the init null"),
+                      ("function_vs_ntk", "|f_end - f_NTK(own f_0)| / |y|"),
+                      ("f_minus_y", "|f_end - y| / |y|"), ("f0_size", "|f_0| / |y|")):
+        lines.append(f"| {name} | {per_seed([s[key] for s in kl['seeds']])} | {per_seed([s[key] for s in km['seeds']])} |")
+    lines.append("| closest other seed's f_NTK: distance / own | "
+                 + " | ".join(per_seed([min(s["function_vs_other_seeds"]) / s["function_vs_ntk"] for s in g["seeds"]])
+                              for g in (kl, km)) + " |")
+    lines.append(f"| init null: mean ± sd | {torch.tensor(kl['null']).mean():.4f} ± {torch.tensor(kl['null']).std():.4f} | "
+                 f"{torch.tensor(km['null']).mean():.4f} ± {torch.tensor(km['null']).std():.4f} |")
+    lines.append("")
     f = res["flow"]
     lines += ["### Second view: mean-field characteristic flow (trajectory replay, weight decay 0.01, seed "
               f"{res['seed']})", "",
@@ -291,52 +448,111 @@ def tables(res: dict) -> str:
     return "\n".join(lines)
 
 
+def headline(cfg: dict, runs: Path) -> dict:
+    """The post's protocol at the configs' width: backgrounds, converged foregrounds, the analytic-NTK reference
+    and the characteristic flow (second view)."""
+    seed, seeds, tiny, timings = cfg["seed"], cfg["seeds"], cfg["tiny"], {}
+    analyse = lambda group, idx, objectives: analyse_group(group, idx, objectives, cfg["n_neurons"], cfg["quad"],  # noqa: E731
+                                                           cfg["fg_seeds"], seed, cfg["max_iter"])
+    t = time.perf_counter()
+    mf = fit_group("mean_field", seeds + seeds, runs, tiny)
+    lazy = fit_group("lazy", seeds, runs, tiny)
+    timings["backgrounds"] = time.perf_counter() - t
+    width = mf["nets"][0].width
+    res = {"seed": seed, "width": width, "neurons": cfg["n_neurons"]}
+    t = time.perf_counter()
+    print("[mean-field, wd 0.01]", flush=True)
+    res["mf_wd"] = analyse(mf, list(range(SEEDS + 1, 2 * SEEDS + 2)), {"test_particle": (0.0, None)})
+    print("[mean-field, wd 0]", flush=True)
+    res["mf_wd0"] = analyse(mf, list(range(SEEDS + 1)), {"own_term": (1 / width, None), "test_particle": (0.0, 10)})
+    print("[lazy]", flush=True)
+    res["lazy"] = analyse(lazy, list(range(SEEDS + 1)), {"own_term": (lazy["nets"][0].readout_scale, None)})
+    timings["foregrounds"] = time.perf_counter() - t
+    t = time.perf_counter()
+    n_side = 8 if tiny else KERNEL_GRID
+    res["kernel"] = {"lazy": kernel_reference(lazy, list(range(SEEDS + 1)), cfg["fg_seeds"], n_side),
+                     "mean_field": kernel_reference(mf, list(range(SEEDS + 1)), cfg["fg_seeds"], n_side)}
+    timings["kernel_reference"] = time.perf_counter() - t
+    torch.save(res, Path(runs) / "self_consistency_results.pt")  # the numbers, should a figure fail
+    t = time.perf_counter()
+    res["flow"] = characteristic_flow(runs, seed, tiny, mf, list(range(SEEDS + 1, 2 * SEEDS + 2)))
+    timings["characteristic_flow"] = time.perf_counter() - t
+    res["seconds"] = timings
+    return res
+
+
+WIDTHS = (256, 1024, 2048)  # the sweep beside the headline's 512 (the Ensemble's cost grows ~linearly in N)
+
+
+def width_sweep(cfg: dict, runs: Path) -> dict:
+    """The post's protocol (both mean-field objectives, null and placebos) at other background widths: does the
+    mismatch of the converged foreground depend on N?"""
+    out = {}
+    for width in ((16, 64) if cfg["tiny"] else WIDTHS):
+        t = time.perf_counter()
+        group = fit_group("mean_field", cfg["seeds"] + cfg["seeds"], runs, cfg["tiny"], width=width)
+        fit_s = time.perf_counter() - t
+        analyse = lambda idx, objectives: analyse_group(group, idx, objectives, cfg["n_neurons"], cfg["quad"],  # noqa: E731
+                                                        cfg["fg_seeds"], cfg["seed"], cfg["max_iter"])
+        print(f"[width {width}: mean-field, wd 0.01]", flush=True)
+        wd = analyse(list(range(SEEDS + 1, 2 * SEEDS + 2)), {"test_particle": (0.0, None)})
+        print(f"[width {width}: mean-field, wd 0]", flush=True)
+        wd0 = analyse(list(range(SEEDS + 1)), {"own_term": (1 / width, None)})
+        out[width] = {"mf_wd": wd, "mf_wd0": wd0, "seconds": {"backgrounds": fit_s, "total": time.perf_counter() - t}}
+    return out
+
+
+PARTS = {"headline": headline, "width": width_sweep}
+
+
+def run_part(name: str, cfg: dict, runs: Path, threads: int | None) -> dict:
+    """One part (a top-level function so that worker processes can run it)."""
+    if threads:
+        torch.set_num_threads(threads)
+    return PARTS[name](cfg, runs)
+
+
 def main(argv=None) -> int:
     cli = ReplicationCLI("self_consistency", __doc__, threads=1)  # tiny ops: one thread is fastest
     cli.add_argument("--neurons", type=positive_int, default=None, help="foreground neurons M (default 2048)")
+    cli.add_parts(list(PARTS))
     args = cli.parse(argv)
     start = time.perf_counter()
     seed = args.seed or 0
-    n_neurons = args.neurons or (64 if args.tiny else 2048)
-    quad = grid(16 if args.tiny else 48)
-    max_iter = 8 if args.tiny else 150
-    seeds = list(range(seed, seed + SEEDS))
-    fg_seeds = 2 if args.tiny else FG_SEEDS
-    timings = {}
-    t = time.perf_counter()
-    seeds = seeds + [seed + SEEDS]  # the last one is held out of the null
-    mf = fit_group("mean_field", seeds + seeds, args.runs, args.tiny)
-    lazy = fit_group("lazy", seeds, args.runs, args.tiny)
-    timings["backgrounds"] = time.perf_counter() - t
-    width = mf["nets"][0].width
-    res = {"seed": seed, "width": width, "neurons": n_neurons}
-    t = time.perf_counter()
-    print("[mean-field, wd 0.01]", flush=True)
-    res["mf_wd"] = analyse_group(mf, list(range(SEEDS + 1, 2 * SEEDS + 2)), {"test_particle": (0.0, None)}, n_neurons, quad,
-                                 fg_seeds, seed, max_iter)
-    print("[mean-field, wd 0]", flush=True)
-    res["mf_wd0"] = analyse_group(mf, list(range(SEEDS + 1)), {"own_term": (1 / width, None), "test_particle": (0.0, 10)},
-                                  n_neurons, quad, fg_seeds, seed, max_iter)
-    print("[lazy]", flush=True)
-    res["lazy"] = analyse_group(lazy, list(range(SEEDS + 1)), {"own_term": (lazy["nets"][0].readout_scale, None)},
-                                n_neurons, quad, fg_seeds, seed, max_iter)
-    timings["foregrounds"] = time.perf_counter() - t
-    torch.save(res, Path(args.runs) / "self_consistency_results.pt")  # the numbers, should a figure fail
-    t = time.perf_counter()
-    res["flow"] = characteristic_flow(args.runs, seed, args.tiny, mf, list(range(SEEDS + 1, 2 * SEEDS + 2)))
-    timings["characteristic_flow"] = time.perf_counter() - t
+    cfg = {"seed": seed, "tiny": args.tiny, "n_neurons": args.neurons or (64 if args.tiny else 2048),
+           "quad": grid(16 if args.tiny else 48), "max_iter": 8 if args.tiny else 150,
+           # the last seed is held out of the null
+           "seeds": list(range(seed, seed + SEEDS + 1)), "fg_seeds": 2 if args.tiny else FG_SEEDS}
+    results = dict(zip(args.parts, run_parts(run_part, [(name, cfg, args.runs) for name in args.parts], args.jobs)))
     report = Report("Mean-field self-consistency: converged foreground neurons vs the trained background")
-    checks(report, res)
-    report.sections.append(tables(res))
-    total = time.perf_counter() - start
-    timings["total"] = total
+    res = results.get("headline")
+    if res is not None:
+        checks(report, res)
+        report.sections.append(tables(res))
+    if "width" in results:
+        width_checks(report, results["width"], res)
+        report.sections.append(width_table(results["width"], res))
+    timings = {**(res["seconds"] if res else {}), **{f"width {n}": w["seconds"]["total"]
+                                                       for n, w in results.get("width", {}).items()}}
+    timings["total"] = time.perf_counter() - start
     report.sections.append("Wall time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
-                           + f" ({'tiny' if args.tiny else 'full'} run, torch threads {torch.get_num_threads()}).")
+                           + f" ({'tiny' if args.tiny else 'full'} run, parts {', '.join(args.parts)} in {args.jobs} "
+                           f"worker(s), torch threads {torch.get_num_threads()} shared out).")
     with staged_output(args.out) as out:
-        report.figures = figures(res, out)
+        report.figures = figures(res, out) if res is not None else []
+        if "width" in results:
+            rows = sweep_rows(results["width"], res)
+            keys = {"z_wd": ("mf_wd", "test_particle", "mmd"), "z_wd0": ("mf_wd0", "own_term", "mmd"),
+                    "z_heldout": ("mf_wd0", None, "heldout"), "loss_wd": ("mf_wd", "test_particle", "loss_ratio"),
+                    "loss_wd0": ("mf_wd0", "own_term", "loss_ratio"), "dead_fg": ("mf_wd", "test_particle", "dead"),
+                    "dead_bg": ("mf_wd", "test_particle", "bg_dead")}
+            series = {name: {n: width_values(w[g], obj, key) for n, w in rows.items()} for name, (g, obj, key) in keys.items()}
+            report.figures.append(width_figure(series, out / "width_sweep.png"))
         strip = lambda d: {k: strip(v) for k, v in d.items() if k != "clouds"} if isinstance(d, dict) else (  # noqa: E731
             [strip(v) for v in d] if isinstance(d, list) else d)
-        report.metrics = {**strip(res), "seconds": timings}
+        report.metrics = {**strip({k: v for k, v in (res or {}).items() if k != "seconds"}),
+                          "width_sweep": {str(n): strip(w) for n, w in results.get("width", {}).items()},
+                          "parts": args.parts, "jobs": args.jobs, "seconds": timings}
         report.write(out)
     return 0
 
