@@ -80,6 +80,8 @@ def kernel_reference_figure(kernel: dict, path: Path) -> tuple[str, str]:
         ax.scatter([s["kernel_end"] for s in g["seeds"]], [i - 0.15] * len(g["seeds"]), s=35,
                    color=BACKGROUND if key == "lazy" else FOREGROUND, label=f"{name}: at the end")
     ax.set_xscale("log"), ax.set_yticks(range(len(groups)), [n for _, n in groups]), ax.set_ylim(-0.6, 1.6)
+    ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks]), ax.minorticks_off()
     ax.set_xlabel(r"$|K_{emp} - K_\infty| / |K_\infty|$ (analytic infinite-width NTK)")
     ax.set_title("kernel: the lazy background keeps it, the mean-field one leaves it", fontsize=10)
     ax.legend(fontsize=8, loc="center right")

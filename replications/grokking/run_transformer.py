@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="worker processes for the seeds (default: one per seed, at most one per core; 1 with --tiny)")
     cli.add_argument("--resume", type=existing_file, default=None,
                      help="last.ckpt of an earlier run of this script to continue (with --seeds 1 and its --seed)")
+    cli.add_argument("--precision", choices=["32-true", "bf16-mixed"], default=None,
+                     help="Lightning precision (default: the config's 32-true; bf16-mixed: autocast, the loss in float64)")
     cli.add_argument("--report-only", action="store_true",
                      help="no training: the all-seeds report from the seed_<s>/ folders already in --out")
     args = cli.parse(argv)
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                           "not reached; --resume CKPT continues one seed later.", stacklevel=1)
         jobs = 1 if args.tiny else (args.jobs or min(len(seeds), os.cpu_count() or 1))
         run_parts(train_seed, [(s, args.epochs, str(args.resume) if args.resume else None, start_step, args.tiny,
-                                str(args.runs), str(args.out / f"seed_{s}")) for s in seeds], jobs)
+                                args.precision, str(args.runs), str(args.out / f"seed_{s}")) for s in seeds], jobs)
     if len(seeds) > 1 or args.report_only:
         with staged_output(args.out) as out:
             report_seeds(args.out, seeds, out)
@@ -102,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def train_seed(seed: int, epochs: int | None, resume: str | None, start_step: int, tiny: bool, runs: str, out: str,
-               threads: int | None) -> None:
+def train_seed(seed: int, epochs: int | None, resume: str | None, start_step: int, tiny: bool, precision: str | None,
+               runs: str, out: str, threads: int | None) -> None:
     """Train (or continue) one seed and write its report to `out` (a top-level function: workers import it)."""
     if threads:
         torch.set_num_threads(threads)
@@ -115,6 +117,8 @@ def train_seed(seed: int, epochs: int | None, resume: str | None, start_step: in
         extra.append(f"--trainer.max_steps={epochs}")
     if resume:
         extra.append(f"--ckpt_path={resume}")
+    if precision:
+        extra.append(f"--trainer.precision={precision}")
     run = fit(config, *extra, runs=runs)
     with staged_output(Path(out)) as staging:
         analyse_and_report(run, staging, start_step, seed)
@@ -181,7 +185,7 @@ def analyse_and_report(run, out: Path, start_step: int, seed: int) -> None:
                       "test_loss_peak_epoch": float(h["step"][max(range(len(h["step"])), key=h["test_loss"].__getitem__)]),
                       "steps": steps_run, "resumed_from_step": start_step, "wall_time_s": wall,
                       "s_per_step": s_per_step,
-                      "seed": seed,
+                      "seed": seed, "precision": str(cli.trainer.precision),
                       "device": device, "torch_threads": torch.get_num_threads(), "p": p}
     timing = (f"this invocation trained epochs {start_step}-{steps_run} in {wall:.0f} s ({s_per_step:.3f} s/epoch "
               f"including evaluation and progress measures)" if trained > 0

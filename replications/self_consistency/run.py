@@ -13,6 +13,9 @@ assembled network with the background. Mean-field vs lazy (NTK) two-layer HardTa
    neurons) and s = 1/N (the residual fitted by one neuron at the background's scale).
 3. Second view, "mean-field characteristic flow": configs/self_consistency/mean_field.yaml with
    ForegroundCheck(mode=trajectory), fresh neurons pushed through the recorded background velocity field.
+4. The lazy reference: each background's empirical NTK and end function against the analytic infinite-width
+   NTK (mfnn.theory.kernels) and its gradient flow from the background's own initial function.
+Parts (--parts, in --jobs worker processes): "headline" (1-4 at N = 512) and "width" (1-2 at N = 256, 1024, 2048).
 Distances: RBF MMD at a bandwidth resolving the cloud (median pairwise distance / 4) and the energy
 distance, each as a z-score against the seed-to-seed null; placebos show both the pass and the fail.
 """
