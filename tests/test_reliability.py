@@ -12,8 +12,11 @@ import torch
 
 from tests.helpers import ROOT, tiny_xor_args
 
-# 600 steps, a checkpoint every 100; 30 steps an epoch, so a checkpoint can fall mid-epoch (step 100 = 3 x 30 + 10).
-LONG = ("--trainer.max_steps=600", "--data.init_args.steps_per_epoch=30", "--checkpoint.every_n_train_steps=100")
+# A checkpoint every 100 steps; 30 steps an epoch, so a checkpoint can fall mid-epoch (step 100 = 3 x 30 + 10).
+# The run is long enough that the signal, sent once the first checkpoint exists, still lands mid-run when the
+# machine is loaded (a tiny step is ~1 ms: 600 steps were sometimes over before the test process got to send it).
+STEPS = 3000
+LONG = (f"--trainer.max_steps={STEPS}", "--data.init_args.steps_per_epoch=30", "--checkpoint.every_n_train_steps=100")
 
 
 def cli_process(save_dir: Path, *extra: str) -> subprocess.Popen:
@@ -52,12 +55,12 @@ def uninterrupted(tmp_path_factory) -> dict[str, torch.Tensor]:
 def resume_and_compare(save_dir: Path, uninterrupted) -> None:
     ckpt = last_ckpt(save_dir)
     saved_at = int(weights(ckpt)["_step"])
-    assert 0 < saved_at < 600, saved_at
+    assert 0 < saved_at < STEPS, saved_at
     resumed_dir = save_dir.parent / "resumed"
     proc = cli_process(resumed_dir, f"--ckpt_path={ckpt}")
     assert proc.wait(timeout=600) == 0, proc.stderr.read()
     final = weights(last_ckpt(resumed_dir))
-    assert int(final["_step"]) == 600
+    assert int(final["_step"]) == STEPS
     for name, t in uninterrupted.items():
         assert torch.equal(final[name], t), name  # bit-identical to the run that was never stopped
 
