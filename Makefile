@@ -36,7 +36,7 @@ test-all: $(STAMP) ## All tests, slow ones included
 replicate-grokking: $(STAMP) ## Grokking on modular addition, Gromov MLP route (CPU, main job)
 	$(PY) replications/grokking/run.py
 
-replicate-grokking-transformer: $(STAMP) ## Nanda et al. one-layer transformer with progress measures (GPU config)
+replicate-grokking-transformer: $(STAMP) ## Nanda et al. one-layer transformer with progress measures, seeds 0-2 (GPU config)
 	$(PY) replications/grokking/run_transformer.py
 
 replicate-self-consistency: $(STAMP) ## Mean-field neuron cloud and foreground self-consistency
