@@ -41,7 +41,7 @@ from mfnn.foreground.converge import converge, gradient_norms
 from mfnn.analysis.linearized import empirical_ntk, kernel_gd
 from mfnn.theory.kernels import KernelSpec, ntk
 from mfnn.plotting.self_consistency import figures, width_figure
-from mfnn.report import Check, Report
+from mfnn.report import Check, Report, worst
 
 SEEDS = 5  # backgrounds per group: 10 seed-to-seed pairs for the null (plus one held-out seed for the placebos)
 FG_SEEDS = 3  # backgrounds that get a converged foreground (the headline's seeds)
@@ -257,8 +257,7 @@ def per_seed(values: list[float]) -> str:
 
 def seed_check(report: Report, name: str, values: list[float], threshold: float, kind: str, source: str):
     """PASS when every seed passes; the measured value shown is the worst seed."""
-    worst = max(values) if kind == "max" else min(values)
-    report.add(Check(f"{name} [worst of {len(values)} seeds]", worst, threshold, kind=kind, source=source))
+    report.add(Check(f"{name} [worst of {len(values)} seeds]", worst(values, kind), threshold, kind=kind, source=source))
 
 
 def checks(report: Report, res: dict) -> None:
