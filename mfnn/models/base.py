@@ -27,6 +27,7 @@ from lightning.pytorch.cli import OptimizerCallable
 
 import mfnn.console  # noqa: F401  (drops Lightning's promotional tips)
 from mfnn.errors import ConfigError, require
+from mfnn.memory import keep_freed_memory
 from mfnn.parameterization import is_sgd_like, readout_scale, scale_param_groups  # noqa: F401 (readout_scale re-exported)
 
 
@@ -186,6 +187,8 @@ class MFNNModule(L.LightningModule):
         self.automatic_optimization = k == 1
 
     def on_fit_start(self) -> None:
+        if self.device.type == "cpu":
+            keep_freed_memory()  # (mfnn.memory: a step's activations reuse the last step's memory)
         k, trainer = self.steps_per_call, self.trainer
         if k == 1:
             return

@@ -77,13 +77,18 @@ class ModularTransformer(MFNNModule):
         v0, v1 = (einsum(x, self.W_V, "v d, h d e -> v h e") for x in (e0, e1))
         k2, v2 = einsum(e2, self.W_K, "d, h d e -> h e"), einsum(e2, self.W_V, "d, h d e -> h e")  # (H, e)
         s0, s1, s2 = (k0 * q).sum(-1), (k1 * q).sum(-1), (k2 * q).sum(-1)  # (p, H), (p, H), (H,)
-        scores = torch.stack([s0[a], s1[b], s2.expand(len(a), H)], -1)  # (M, H, 3)
+        # index_select, not t[a]: its backward (index_add) is 3-9x faster than indexing's (index_put) on CPU
+        pick = torch.index_select
+        scores = torch.stack([pick(s0, 0, a), pick(s1, 0, b), s2.expand(len(a), H)], -1)  # (M, H, 3)
         attn = scores.softmax(-1)
-        z = attn[..., 0, None] * v0[a] + attn[..., 1, None] * v1[b] + attn[..., 2, None] * v2  # (M, H, e)
+        z = attn[..., 0, None] * pick(v0, 0, a) + attn[..., 1, None] * pick(v1, 0, b) + attn[..., 2, None] * v2
         return e2 + z.flatten(1) @ self.W_O.flatten(0, 1)  # W_O (H, e, d) -> (H e, d)
 
     def mlp_post(self, resid: torch.Tensor) -> torch.Tensor:
-        return F.relu(resid @ self.W_in + self.b_in)  # (M, d_mlp)
+        pre = resid @ self.W_in  # (M, d_mlp)
+        # The bias in pre's dtype: under bf16 autocast a float32 bias would promote the activations to float32
+        # (4 casts and a float32 ReLU of (M, d_mlp), ~40% of a bf16 step); in float32 it is a no-op.
+        return F.relu(pre + self.b_in.to(pre.dtype))
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Logits at the last position: a, b (M,) -> (M, p)."""
