@@ -113,3 +113,21 @@ def test_nan_loss_stops_with_step(tiny_args, capsys):
 def test_console_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "mfnn.cli", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "fit" in out.stdout
+
+
+@pytest.mark.parametrize("min_seconds,expected", [(0, [10, 20, 30, 40]), (1000, [10, 40])])
+def test_periodic_checkpoints_keep_a_time_floor(tmp_path, monkeypatch, min_seconds, expected):
+    """Every period is saved with no floor; with one, only the fit's first period and the end."""
+    from mfnn.cli import RunCheckpoint
+    from tests.helpers import tiny_xor_args
+
+    saved = []
+    original = RunCheckpoint._save_checkpoint
+
+    def recording(self, trainer, filepath):
+        saved.append(trainer.global_step)
+        original(self, trainer, filepath)
+
+    monkeypatch.setattr(RunCheckpoint, "_save_checkpoint", recording)
+    run(*tiny_xor_args(tmp_path, "--checkpoint.every_n_train_steps=10", f"--checkpoint.min_seconds={min_seconds}"))
+    assert saved == expected
