@@ -6,7 +6,8 @@ inside it, so it includes everything Lightning does per step (hooks, logging cad
 checkpoints). Validation is off (it is evaluation on a cadence, not the training step).
 (c): bench/transformer.py (mfnn's Nanda transformer against a naive implementation of the paper's).
 (e): a batched Ensemble of 16 seeds against one single run of the same member, through Lightning.
-(k): the overhead probe (o) with 50 optimiser steps per training_step (`--steps_per_call=50`).
+(k): the overhead probe (o) with 50 optimiser steps per training_step (`--steps_per_call=50`); (k0): the same with
+logging, checkpoints and epoch ends every 1000 steps, so that what is left of the gap is per-step cost.
 (p): peers: TransformerLens' HookedTransformer in its grokking demo's setting against (c); a Python loop
 over 16 seeds of the plain PyTorch step against (e)'s Ensemble of 16.
 bf16 rows: (a), (b), (c) again under `--trainer.precision=bf16-mixed` (CPU autocast), speed-up against fp32.
@@ -14,7 +15,7 @@ Roofline columns (bench/roofline.py): FLOPs and bytes per step counted on the st
 against the matmul peak and copy bandwidth measured in the same run, and which bound each case is against.
 Every case runs at each thread count of --threads (OMP_WAIT_POLICY=PASSIVE).
 
-    python bench/run.py [--steps 100] [--cases a,b,o,k,c,e,f,p,bf16] [--threads 1,2] [-- extra mfnn overrides]
+    python bench/run.py [--steps 100] [--cases a,b,o,k,k0,c,e,f,p,bf16] [--threads 1,2] [-- extra mfnn overrides]
 """
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ class Case:
     make_plain: Callable                  # (trainer, module) -> step()
     target: float | None                  # ratio mfnn / plain must be >= target (None: report only)
     counted: Callable                     # () -> a step function with the same FLOPs and bytes (for the roofline)
+    min_steps: int = 0                    # timed steps at least (the probes' steps take ~0.1 ms: 100 would be 2 calls)
 
 
 def gromov_plain(trainer, module):
@@ -119,14 +121,22 @@ def cases() -> list[Case]:
              lambda: plain.two_layer_stepper(width=1024, batch=1024, lr=0.5)),
         Case("o", "(o) overhead probe: same net at N=8, batch 8",
              [*PROBE], lambda trainer, module: plain.two_layer_stepper(width=8, batch=8, lr=0.5), None,
-             lambda: plain.two_layer_stepper(width=8, batch=8, lr=0.5)),
+             lambda: plain.two_layer_stepper(width=8, batch=8, lr=0.5), PROBE_STEPS),
         Case("k", f"(k) overhead probe, {K} steps per training_step (--steps_per_call={K})",
              [*PROBE, f"--steps_per_call={K}"], lambda trainer, module: plain.two_layer_stepper(width=8, batch=8, lr=0.5),
-             0.9, lambda: plain.two_layer_stepper(width=8, batch=8, lr=0.5)),
+             0.9, lambda: plain.two_layer_stepper(width=8, batch=8, lr=0.5), PROBE_STEPS),
+        # (k) again with the cadences' work moved out of the timed window: what is left is per-step cost.
+        Case("k0", f"(k) without cadence work (log, checkpoint, epoch end every 1000 steps), {K} steps per training_step",
+             [*PROBE, f"--steps_per_call={K}", *SPARSE_CADENCES],
+             lambda trainer, module: plain.two_layer_stepper(width=8, batch=8, lr=0.5), None,
+             lambda: plain.two_layer_stepper(width=8, batch=8, lr=0.5), PROBE_STEPS),
     ]
 
 
 K = 50  # divides the config's cadences (log every 50, checkpoint every 100, clouds every 500)
+PROBE_STEPS = 5000  # ~1 s per probe: 100 calls of k = 50, 100 log steps, 50 epoch ends
+SPARSE_CADENCES = ["--trainer.log_every_n_steps=1000", "--checkpoint.every_n_train_steps=1000",
+                   "--data.init_args.steps_per_epoch=1000"]
 PROBE = ["--config", str(ROOT / "configs/two_layer_xor.yaml"), "--model.init_args.width=8", "--data.init_args.batch_size=8"]
 
 
@@ -315,14 +325,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--cases", default="a,b,o,k,c,e,f,p,bf16")
+    parser.add_argument("--cases", default="a,b,o,k,k0,c,e,f,p,bf16")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts; every case runs at each")
     parser.add_argument("--transformer-steps", type=int, default=20)
     parser.add_argument("extra", nargs="*", help="extra mfnn overrides for (a), (b), (o), e.g. --model.init_args.compile=true")
     args = parser.parse_args()
     thread_counts = [int(t) for t in args.threads.split(",")]
     wanted = args.cases.split(",")
-    known = {"a", "b", "o", "k", "c", "e", "f", "p", "bf16"}
+    known = {"a", "b", "o", "k", "k0", "c", "e", "f", "p", "bf16"}
     if not set(wanted) <= known or min(thread_counts) < 1:
         parser.error(f"--cases must be among {sorted(known)}, --threads positive integers")
     logging.getLogger("lightning").setLevel(logging.ERROR)
@@ -374,7 +384,8 @@ def main() -> None:
               f"{lim['peak']['bf16']:.1f} GFLOP/s; copy {lim['bw']:.1f} GB/s", flush=True)
         for case in cases():
             if case.key in wanted:
-                r = guarded(bench_case, case=case, steps=args.steps, warmup=args.warmup, extra=args.extra)
+                r = guarded(bench_case, case=case, steps=max(args.steps, case.min_steps), warmup=args.warmup,
+                            extra=args.extra)
                 if isinstance(r, str):
                     show(case.key, threads, case.name, "-", "-", "-", "-", "-", r)
                     continue

@@ -238,8 +238,22 @@ def run_parts(run_part, jobs_args: list[tuple], jobs: int) -> list:
     from concurrent.futures import ProcessPoolExecutor
 
     threads = max(1, torch.get_num_threads() // min(jobs, len(jobs_args)))
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         return list(pool.map(run_part, *zip(*jobs_args), [threads] * len(jobs_args)))
+
+
+def exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """In a run_parts worker: exit once the process that started it is gone (killed outright, a pool's workers
+    would otherwise train on, unseen, until they finish). A daemon thread polls the parent pid."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mfnn-exit-with-parent", daemon=True).start()
 
 
 def unwritable(path: Path) -> str | None:

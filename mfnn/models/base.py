@@ -26,6 +26,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 import mfnn.console  # noqa: F401  (drops Lightning's promotional tips)
+import mfnn.lightning_log  # noqa: F401  (self.log without moving what is already on its device)
 from mfnn.errors import ConfigError, require
 from mfnn.memory import keep_freed_memory
 from mfnn.parameterization import is_sgd_like, readout_scale, scale_param_groups  # noqa: F401 (readout_scale re-exported)
