@@ -15,7 +15,9 @@ import torch
 from lightning.pytorch.trainer.connectors.logger_connector import result as _result
 
 _ResultMetric = _result._ResultMetric
-lightning_to = _ResultMetric.to  # Lightning's own method, kept for every call the fast path does not cover
+# Lightning's own method, kept for every call the fast path does not cover (and kept across a module reload)
+lightning_to = getattr(_ResultMetric, "_lightning_to", _ResultMetric.to)
+_ResultMetric._lightning_to = lightning_to
 
 
 def _on(values, device: torch.device) -> bool:

@@ -52,3 +52,11 @@ def test_a_metric_elsewhere_is_still_moved():
     metric = metric_holding(torch.ones(()))
     metric._defaults["value"] = torch.zeros((), device="meta")
     assert not fast._on(metric.__dict__.values(), torch.device("cpu"))
+
+
+def test_a_reload_keeps_lightnings_method():
+    import importlib
+
+    importlib.reload(fast)
+    assert fast.lightning_to is not fast.to_unless_there and fast.lightning_to.__module__.startswith("lightning")
+    assert _ResultMetric.to is fast.to_unless_there

@@ -126,7 +126,7 @@ class ForegroundCheck(L.Callback):
                 dashboards.summary(trainer, {k: v for k, v in values.items() if isinstance(v, (int, float))})
         net.train(was_training)
         if self.save and trainer.is_global_zero:
-            from mfnn.callbacks.neuron_cloud import run_dir
+            from mfnn.callbacks.periodic import run_dir
 
             out = run_dir(trainer)
             out.mkdir(parents=True, exist_ok=True)

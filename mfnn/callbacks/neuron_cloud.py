@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from mfnn import dashboards
-from mfnn.callbacks.periodic import PeriodicSnapshots
+from mfnn.callbacks.periodic import PeriodicSnapshots, run_dir
 from mfnn.plotting import cloud_scatter, save, subplots
 
 
@@ -32,10 +32,6 @@ def top_components(X: torch.Tensor, k: int = 2) -> torch.Tensor:
     """(D, k): the top-k principal directions of the rows of X (N, D)."""
     X = X.float()
     return torch.linalg.svd(X - X.mean(0), full_matrices=False).Vh[:k].T
-
-
-def run_dir(trainer) -> Path:
-    return Path(trainer.log_dir or trainer.default_root_dir)
 
 
 class NeuronCloud(PeriodicSnapshots):

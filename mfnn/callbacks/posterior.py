@@ -6,7 +6,7 @@ import lightning as L
 import torch
 
 from mfnn import dashboards
-from mfnn.callbacks.neuron_cloud import run_dir
+from mfnn.callbacks.periodic import run_dir
 from mfnn.errors import require
 
 
