@@ -1,8 +1,8 @@
 """Nanda et al. 2023: the one-layer transformer that groks (a + b) mod 113, with progress measures, over seeds.
 
 GPU by default (configs/grokking/nanda_transformer.yaml). Without a GPU it warns and runs the same
-recipe on CPU (configs/grokking/nanda_transformer_cpu.yaml); the full 40k epochs take about an hour per
-seed there, so `--epochs N` shortens the run (one epoch = one full-batch step, as in the paper). Checks that
+recipe on CPU (configs/grokking/nanda_transformer_cpu.yaml); the full 40k epochs take about half an hour per
+seed there (one core each), so `--epochs N` shortens the run (one epoch = one full-batch step, as in the paper). Checks that
 need more epochs than were run are reported as FAIL with the reason.
 
     python replications/grokking/run_transformer.py [--out DIR] [--seeds 3] [--seed 0] [--jobs J] [--epochs N] [--tiny]
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         if not torch.cuda.is_available() and not args.tiny:
             warnings.warn("No GPU: running the Nanda transformer on CPU (nanda_transformer_cpu.yaml). The full 40k "
-                          "epochs take about an hour per seed (~0.09 s/epoch measured on one core); --epochs N gives "
+                          "epochs take about half an hour per seed (~0.05 s/epoch measured on one core); --epochs N gives "
                           "a shorter run, in which the late phases (circuit formation end ~9.4k, cleanup ~14k) are "
                           "not reached; --resume CKPT continues one seed later.", stacklevel=1)
         jobs = 1 if args.tiny else (args.jobs or min(len(seeds), os.cpu_count() or 1))
