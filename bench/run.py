@@ -120,16 +120,13 @@ def cases() -> list[Case]:
              lambda trainer, module: plain.two_layer_stepper(width=1024, batch=1024, lr=0.5), 0.9,
              lambda: plain.two_layer_stepper(width=1024, batch=1024, lr=0.5)),
         Case("o", "(o) overhead probe: same net at N=8, batch 8",
-             [*PROBE], lambda trainer, module: plain.two_layer_stepper(width=8, batch=8, lr=0.5), None,
-             lambda: plain.two_layer_stepper(width=8, batch=8, lr=0.5), PROBE_STEPS),
+             [*PROBE], lambda trainer, module: probe_plain(), None, probe_plain, PROBE_STEPS),
         Case("k", f"(k) overhead probe, {K} steps per training_step (--steps_per_call={K})",
-             [*PROBE, f"--steps_per_call={K}"], lambda trainer, module: plain.two_layer_stepper(width=8, batch=8, lr=0.5),
-             0.9, lambda: plain.two_layer_stepper(width=8, batch=8, lr=0.5), PROBE_STEPS),
+             [*PROBE, f"--steps_per_call={K}"], lambda trainer, module: probe_plain(), 0.9, probe_plain, PROBE_STEPS),
         # (k) again with the cadences' work moved out of the timed window: what is left is per-step cost.
         Case("k0", f"(k) without cadence work (log, checkpoint, epoch end every 1000 steps), {K} steps per training_step",
-             [*PROBE, f"--steps_per_call={K}", *SPARSE_CADENCES],
-             lambda trainer, module: plain.two_layer_stepper(width=8, batch=8, lr=0.5), None,
-             lambda: plain.two_layer_stepper(width=8, batch=8, lr=0.5), PROBE_STEPS),
+             [*PROBE, f"--steps_per_call={K}", *SPARSE_CADENCES], lambda trainer, module: probe_plain(), None,
+             probe_plain, PROBE_STEPS),
     ]
 
 
@@ -137,6 +134,11 @@ K = 50  # divides the config's cadences (log every 50, checkpoint every 100, clo
 PROBE_STEPS = 5000  # ~1 s per probe: 100 calls of k = 50, 100 log steps, 50 epoch ends
 SPARSE_CADENCES = ["--trainer.log_every_n_steps=1000", "--checkpoint.every_n_train_steps=1000",
                    "--data.init_args.steps_per_epoch=1000"]
+def probe_plain():
+    """The plain step the overhead probes are read against: the same 8-neuron net, batch 8."""
+    return plain.two_layer_stepper(width=8, batch=8, lr=0.5)
+
+
 PROBE = ["--config", str(ROOT / "configs/two_layer_xor.yaml"), "--model.init_args.width=8", "--data.init_args.batch_size=8"]
 
 

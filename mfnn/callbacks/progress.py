@@ -22,8 +22,7 @@ from torch.func import functional_call
 from mfnn import dashboards
 from mfnn.analysis.fourier import component_norms, gini, key_frequencies, key_frequency_logits
 from mfnn.analysis.phases import nanda_phases
-from mfnn.callbacks.periodic import run_dir
-from mfnn.callbacks.periodic import PeriodicSnapshots
+from mfnn.callbacks.periodic import PeriodicSnapshots, run_dir
 from mfnn.errors import require
 
 
